@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# One entry point for set-up and the everyday jobs. Every job first runs `setup`, which is
+# idempotent: a second run only checks and changes nothing.
+#
+#   bash workbench.sh main    # the main experiment on built-in data
+#   bash workbench.sh test    # the whole test suite
+#   bash workbench.sh setup   # apt packages, .venv/, pinned Python packages, compatibility step
+#   bash workbench.sh bench   # the benchmarks in benchmarks/
+#   bash workbench.sh lab     # JupyterLab on notebooks/
+#
+# Environment: PYTHON (interpreter for the venv, default python3.11 else python3),
+# WORKBENCH_CHROME=1 also installs Chromium (PNG export of figures).
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+VENV=$ROOT/.venv
+PY=$VENV/bin/python
+APT_PACKAGES=(libusb-1.0-0 espeak-ng flite)  # open3d; spoken-digit synthesis
+[[ "${WORKBENCH_CHROME:-0}" == 1 ]] && APT_PACKAGES+=(chromium)
+
+log() { printf '\033[1m[workbench]\033[0m %s\n' "$*" >&2; }
+
+setup_apt() {
+    local missing=()
+    for pkg in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    local base=${PYTHON:-$(command -v python3.11 || command -v python3)}
+    "$base" -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    if ! command -v apt-get >/dev/null; then
+        log "please install the system packages: ${missing[*]} (no apt-get here)"; return 0
+    fi
+    local sudo=""; [[ $(id -u) -ne 0 ]] && sudo=sudo
+    log "installing system packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+setup_venv() {
+    local base=${PYTHON:-$(command -v python3.11 || command -v python3)}
+    [[ -x $PY ]] || { log "creating $VENV"; "$base" -m venv "$VENV"; }
+    local stamp=$VENV/.workbench-installed
+    local want; want=$(cat pyproject.toml constraints.txt scripts/cpu_wheel_compat.py scripts/torchvision_cpu_hook.py | sha256sum)
+    if [[ -f $stamp && "$(cat "$stamp")" == "$want" ]]; then return 0; fi
+    log "installing pinned Python packages into $VENV (first time: about 2 minutes)"
+    PIP_CONSTRAINT=$ROOT/constraints.txt "$PY" -m pip install -q --disable-pip-version-check \
+        -c constraints.txt -e ".[dev,lab]"
+    "$PY" scripts/cpu_wheel_compat.py
+    echo "$want" >"$stamp"
+}
+
+setup() { setup_apt; setup_venv; }
+
+cmd=${1:-help}; shift || true
+case "$cmd" in
+    setup) setup ;;
+    main)  setup; exec "$PY" -m m2pt.train main "$@" ;;
+    test)  setup; exec "$PY" -m pytest -n "${WORKBENCH_TEST_WORKERS:-2}" "$@" ;;
+    bench) setup; for b in benchmarks/*.py; do log "$b"; "$PY" "$b" "$@"; done ;;
+    lab)   setup; exec "$VENV/bin/jupyter" lab --notebook-dir=notebooks "$@" ;;
+    *)     sed -n '2,14p' "$0"; [[ $cmd == help ]] ;;
+esac
