@@ -100,9 +100,7 @@ def load_checkpoint(source: CheckpointSource, *, trust_pickle: bool = False) -> 
     kept, dropped = split_encoder(layout.rename(tensors))
     dropped = ignored + dropped
     if dropped:
-        log.info(
-            "%s: %s layout; dropped %d entries: %s", name, layout.name, len(dropped), _summarise(dropped)
-        )
+        log.info("%s: %s layout; dropped %d entries: %s", name, layout.name, len(dropped), _summarise(dropped))
     return _checked(StateDict(kept, layout=layout.name, source=name, dropped=dropped))
 
 
@@ -144,9 +142,7 @@ def block_indices(weights: Mapping[str, Tensor]) -> list[int]:
 
 def _read_file(path: Path, trust_pickle: bool) -> StateDict | Any:
     if not path.is_file():
-        raise CheckpointError(
-            f"checkpoint not found: {path}" + (" (it is a folder)" if path.is_dir() else "")
-        )
+        raise CheckpointError(f"checkpoint not found: {path}" + (" (it is a folder)" if path.is_dir() else ""))
     if path.suffix == ".safetensors":
         return _read_safetensors(path)
     try:
@@ -172,9 +168,7 @@ def _read_safetensors(path: Path) -> StateDict | dict[str, Tensor]:
         tensors = safetensors.torch.load_file(str(path))
         metadata = read_metadata(path)
     except Exception as error:
-        raise CheckpointError(
-            f"{path} is not a readable safetensors file (corrupt or truncated?): {error}"
-        ) from error
+        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {error}") from error
     if metadata:
         return StateDict(tensors, layout="m2pt", source=str(path), metadata=metadata)
     return tensors
@@ -195,9 +189,7 @@ def _unwrap(obj: Any) -> Mapping[str, Any] | nn.Module:
 def _checked(weights: StateDict) -> StateDict:
     bad = [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
-        raise CheckpointError(
-            f"{weights.source}: NaN or inf values in {len(bad)} tensors: {', '.join(bad[:5])}"
-        )
+        raise CheckpointError(f"{weights.source}: NaN or inf values in {len(bad)} tensors: {', '.join(bad[:5])}")
     if not block_indices(weights):
         raise CheckpointError(f"{weights.source}: no ViT blocks (blocks.<i>.*) in the checkpoint")
     return weights

@@ -19,9 +19,7 @@ from m2pt import cross_modal_layers, merge, reparameterize, save_checkpoint
 
 
 def tiny_vit() -> VisionTransformer:
-    return VisionTransformer(
-        img_size=16, patch_size=4, in_chans=1, num_classes=10, embed_dim=64, depth=4, num_heads=2
-    )
+    return VisionTransformer(img_size=16, patch_size=4, in_chans=1, num_classes=10, embed_dim=64, depth=4, num_heads=2)
 
 
 def digits() -> tuple[torch.Tensor, torch.Tensor]:
@@ -35,9 +33,7 @@ def main(steps: int = 60) -> None:
     torch.manual_seed(0)
     images, labels = digits()
     with tempfile.TemporaryDirectory() as tmp:
-        aux_path = save_checkpoint(
-            Path(tmp) / "aux.safetensors", tiny_vit().state_dict(), {"note": "stand-in"}
-        )
+        aux_path = save_checkpoint(Path(tmp) / "aux.safetensors", tiny_vit().state_dict(), {"note": "stand-in"})
         model = reparameterize(tiny_vit(), aux_path, lambda_init=0.0)
     print(f"re-parameterized {len(cross_modal_layers(model))} linear layers with {aux_path.name}")
 

@@ -65,9 +65,7 @@ def reparameterize(
     for i, block in enumerate(blocks):
         for layer in layers:
             target = _target_linear(block, i, layer)
-            paired = [
-                _aux_weight(w, pairing[i], layer, i, target) for w, pairing in zip(aux_weights, pairings)
-            ]
+            paired = [_aux_weight(w, pairing[i], layer, i, target) for w, pairing in zip(aux_weights, pairings)]
             replacements.append((block, layer, target, paired))
 
     for block, layer, target, paired in replacements:
@@ -100,9 +98,7 @@ def block_pairing(block_map: BlockMap, target_depth: int, aux: StateDict) -> lis
     aux_depth = len(block_indices(aux))
     if isinstance(block_map, str):
         if block_map not in BLOCK_MAPS:
-            raise ValueError(
-                f"unknown block_map {block_map!r}; choose from {sorted(BLOCK_MAPS)} or give a list"
-            )
+            raise ValueError(f"unknown block_map {block_map!r}; choose from {sorted(BLOCK_MAPS)} or give a list")
         if aux_depth != target_depth:
             raise ValueError(
                 f"depth mismatch: the target has {target_depth} blocks, the auxiliary model {aux.source} has "

@@ -123,9 +123,7 @@ def point_mae(dim: int = 32, depth: int = 2) -> Checkpoint:
         "pos_embed.2.weight": rand(dim, 128),
         "pos_embed.2.bias": rand(dim),
     }
-    blocks = {
-        k: v for i in range(depth) for k, v in vit_block(f"blocks.blocks.{i}.", dim, qkv_bias=False).items()
-    }
+    blocks = {k: v for i in range(depth) for k, v in vit_block(f"blocks.blocks.{i}.", dim, qkv_bias=False).items()}
     norm = {"norm.weight": 1 + rand(dim), "norm.bias": rand(dim)}
     model = {f"module.MAE_encoder.encoder.{k}": v for k, v in group_encoder.items()}
     model |= {f"module.MAE_encoder.{k}": v for k, v in {**pos_mlp, **blocks, **norm}.items()}
@@ -133,10 +131,7 @@ def point_mae(dim: int = 32, depth: int = 2) -> Checkpoint:
         "module.mask_token": rand(1, 1, dim),
         "module.decoder_pos_embed.0.weight": rand(128, 3),
         "module.decoder_pos_embed.2.weight": rand(dim, 128),
-        **{
-            f"module.MAE_decoder.{k}": v
-            for k, v in vit_block("blocks.blocks.0.", dim, qkv_bias=False).items()
-        },
+        **{f"module.MAE_decoder.{k}": v for k, v in vit_block("blocks.blocks.0.", dim, qkv_bias=False).items()},
         "module.MAE_decoder.norm.weight": 1 + rand(dim),
         "module.increase_dim.0.weight": rand(96, dim, 1),
     }

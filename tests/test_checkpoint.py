@@ -91,9 +91,7 @@ def test_pickled_model_needs_explicit_opt_in(tmp_path):
 
 def test_safetensors_roundtrip_with_metadata(tmp_path):
     model = tiny_timm_vit()
-    path = save_checkpoint(
-        tmp_path / "sub" / "enc.safetensors", model.state_dict(), {"modality": "image", "epoch": 4}
-    )
+    path = save_checkpoint(tmp_path / "sub" / "enc.safetensors", model.state_dict(), {"modality": "image", "epoch": 4})
     assert read_metadata(path) == {"modality": "image", "epoch": 4}
     assert (tmp_path / "sub" / "enc.safetensors.json").is_file()
     weights = load_checkpoint(path)

@@ -6,9 +6,7 @@ import pytest
 import torch
 
 
-@pytest.mark.parametrize(
-    "module", ["timm", "torchvision", "torchaudio", "open3d", "decord", "av", "safetensors"]
-)
+@pytest.mark.parametrize("module", ["timm", "torchvision", "torchaudio", "open3d", "decord", "av", "safetensors"])
 def test_package_imports(module):
     importlib.import_module(module)
 

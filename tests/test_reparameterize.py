@@ -40,9 +40,7 @@ def test_merge_is_equivalent_and_restores_the_plain_layout(config, qkv_bias):
     x = torch.randn(4, 3, 32, 32)
     merged = merge(model)
     assert not any(isinstance(m, CrossModalLinear) for m in merged.modules())
-    assert any(isinstance(m, CrossModalLinear) for m in model.modules()), (
-        "merge(inplace=False) kept the input"
-    )
+    assert any(isinstance(m, CrossModalLinear) for m in model.modules()), "merge(inplace=False) kept the input"
     torch.testing.assert_close(merged(x), model(x), atol=1e-5, rtol=1e-5)
     assert shapes(merged) == before
     fresh = tiny_timm_vit(depth=3, qkv_bias=qkv_bias).eval()
