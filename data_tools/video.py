@@ -140,10 +140,13 @@ def normalize_clip(
     return (clip.float() / 255 - mean_t) / std_t
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: int = 25, codec: str = "libx264") -> None:
+def write_video(
+    path: str | Path, frames: np.ndarray, fps: int = 25, codec: str = "libx264", bit_rate: int | None = None
+) -> None:
     """Write uint8 frames `[T, H, W]` (grey) or `[T, H, W, 3]` (RGB) as a video, atomically.
 
-    H.264 needs even H and W; `codec="mpeg4"` suits .avi files.
+    H.264 needs even H and W; `codec="mpeg4"` suits .avi files (give it a `bit_rate`, e.g. 2_000_000:
+    its default is low).
     """
     path = Path(path)
     grey = frames.ndim == 3
@@ -154,6 +157,8 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 25, codec: str 
             stream = container.add_stream(codec, rate=fps)
             stream.height, stream.width = frames.shape[1:3]
             stream.pix_fmt = "yuv420p"
+            if bit_rate is not None:
+                stream.bit_rate = bit_rate
             for image in frames:
                 frame = av.VideoFrame.from_ndarray(
                     np.ascontiguousarray(image), format="gray" if grey else "rgb24"

@@ -54,7 +54,7 @@ def build(dest: Path, size: str, cache: Path) -> dict[str, Any]:
     per_class = CLIPS_PER_CLASS[size]
     jobs = []
     for split, count in (("train", per_class - per_class // 5), ("val", per_class // 5)):
-        by_class = {label: [image for image, digit in digits[split] if digit == label] for label in range(10)}
+        by_class = {label: [d.image for d in digits[split] if d.label == label] for label in range(10)}
         jobs += [
             (split, label, i, by_class[label][i % len(by_class[label])])
             for label in range(10)

@@ -106,9 +106,10 @@ def say(speaker: Speaker, word: str, out: Path) -> None:
     defaults={"target_length": 128, "num_mel_bins": 128},
 )
 def build(dest: Path, size: str, cache: Path) -> dict[str, Any]:
+    require_tool("espeak-ng")
     chosen = speakers(SPEAKERS[size])
-    for engine in sorted({speaker.engine for speaker in chosen}):
-        require_tool(engine)
+    if any(speaker.engine == "flite" for speaker in chosen):
+        require_tool("flite")
     groups = sorted({f"{s.engine}:{s.voice}" for s in chosen})
     val_groups = set(hashed_split(groups, "val", 0.2, seed=0))
     jobs = []
