@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -47,17 +49,20 @@ def clip_indices(
     return [min(first + i * stride, num_available - 1) for i in range(num_frames)]
 
 
-def _decord_frames(path: Path, num_frames: int, stride: int, start: Start | int, pad: bool) -> np.ndarray:
+Choose = Callable[[int], list[int]]  # the number of frames in a video -> the indices to decode
+
+
+def _decord_frames(path: Path, choose: Choose) -> np.ndarray:
     reader = decord.VideoReader(str(path), num_threads=1)
-    indices = _checked_indices(path, len(reader), num_frames, stride, start, pad)
-    return reader.get_batch(indices).asnumpy()
+    return reader.get_batch(choose(len(reader))).asnumpy()
 
 
-def _pyav_frames(path: Path, num_frames: int, stride: int, start: Start | int, pad: bool) -> np.ndarray:
+def _pyav_frames(path: Path, choose: Choose) -> np.ndarray:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        stream.thread_count = 1
         count = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
-        indices = _checked_indices(path, count, num_frames, stride, start, pad)
+        indices = choose(count)
         rate = Fraction(stream.average_rate or stream.guessed_rate)
         origin = stream.start_time or 0
         seek_to = origin + int(indices[0] / rate / stream.time_base)
@@ -75,7 +80,7 @@ def _pyav_decode(container, stream, indices: list[int], rate: Fraction, origin: 
     wanted: dict[int, np.ndarray | None] = dict.fromkeys(indices)
     for frame in container.decode(stream):
         index = round((frame.pts - origin) * stream.time_base * rate)
-        if index > indices[-1]:
+        if index > max(indices):
             break
         if index in wanted:
             wanted[index] = frame.to_ndarray(format="rgb24")
@@ -84,21 +89,39 @@ def _pyav_decode(container, stream, indices: list[int], rate: Fraction, origin: 
     return np.stack([wanted[index] for index in indices])
 
 
-def _checked_indices(path: Path, count: int, num_frames: int, stride: int, start, pad: bool) -> list[int]:
-    if count == 0:
-        raise DataFileError(path, "video has no frames")
-    span = (num_frames - 1) * stride + 1
-    if span > count and not pad:
-        raise DataFileError(path, f"video has {count} frames, a clip of {num_frames}x{stride} needs {span}")
-    return clip_indices(count, num_frames, stride, start)
-
-
 _BACKENDS = {"decord": _decord_frames, "pyav": _pyav_frames}
 
 
 def available_backends() -> list[str]:
     """The decoding backends installed here, fastest first."""
     return ["decord", "pyav"] if decord is not None else ["pyav"]
+
+
+def _decode(path: str | Path, choose: Choose, size: int | None, backend: Backend) -> Tensor:
+    """uint8 `[3, T, H, W]` of the chosen frames, resized (short side) and centre-cropped to `size`."""
+    path = check_file(path, VIDEO_EXTENSIONS)
+    if backend == "auto":
+        backend = available_backends()[0]
+    if backend not in available_backends():
+        raise ValueError(f"video backend {backend!r} is not available: use one of {available_backends()}")
+    with reading(path):
+        frames = _BACKENDS[backend](path, choose)
+    clip = torch.from_numpy(frames).permute(3, 0, 1, 2)  # [T, H, W, C] -> [C, T, H, W]
+    if size is not None:
+        clip = TF.center_crop(TF.resize(clip, size, antialias=True), [size, size])
+    return clip
+
+
+def checked_indices(
+    path: Path, count: int, num_frames: int, stride: int, start: Start | int, pad: bool
+) -> list[int]:
+    """`clip_indices`, or DataFileError for a video without frames or too short when not `pad`."""
+    if count == 0:
+        raise DataFileError(path, "video has no frames")
+    span = (num_frames - 1) * stride + 1
+    if span > count and not pad:
+        raise DataFileError(path, f"video has {count} frames, a clip of {num_frames}x{stride} needs {span}")
+    return clip_indices(count, num_frames, stride, start)
 
 
 def load_clip(
@@ -115,19 +138,13 @@ def load_clip(
 
     A clip longer than the video repeats its last frame when `pad`, else raises DataFileError.
     """
-    path = check_file(path, VIDEO_EXTENSIONS)
-    if backend == "auto":
-        backend = available_backends()[0]
-    if backend not in available_backends():
-        raise ValueError(
-            f"video backend {backend!r} is not available here: use one of {available_backends()}"
-        )
-    with reading(path):
-        frames = _BACKENDS[backend](path, num_frames, stride, start, pad)
-    clip = torch.from_numpy(frames).permute(3, 0, 1, 2)  # [T, H, W, C] -> [C, T, H, W]
-    if size is not None:
-        clip = TF.center_crop(TF.resize(clip, size, antialias=True), [size, size])
-    return clip
+    choose = partial(checked_indices, Path(path), num_frames=num_frames, stride=stride, start=start, pad=pad)
+    return _decode(path, choose, size, backend)
+
+
+def load_video(path: str | Path, *, size: int | None = None, backend: Backend = "auto") -> Tensor:
+    """Every frame of a (short) video as uint8 `[3, T, H, W]`, resized and cropped as in `load_clip`."""
+    return _decode(path, lambda count: list(range(count)), size, backend)
 
 
 def normalize_clip(
@@ -157,6 +174,7 @@ def write_video(
             stream = container.add_stream(codec, rate=fps)
             stream.height, stream.width = frames.shape[1:3]
             stream.pix_fmt = "yuv420p"
+            stream.codec_context.gop_size = fps  # a keyframe every second: clips seek fast
             if bit_rate is not None:
                 stream.bit_rate = bit_rate
             for image in frames:
@@ -176,7 +194,8 @@ class ClipReader:
     """A video file to a normalised float32 clip `[channels, num_frames, size, size]`.
 
     `augment` draws a random start (else the centred clip); `channels=1` averages RGB to grey.
-    `mean`/`std` default to ImageNet's.
+    `mean`/`std` default to ImageNet's. `cache` keeps every decoded and resized video in memory (in each
+    loader worker) and cuts later clips from it: for short videos read every epoch, like moving digits.
     """
 
     modality: ClassVar[str] = "video"
@@ -191,21 +210,29 @@ class ClipReader:
     augment: bool = False
     backend: Backend = "auto"
     pad: bool = True
+    cache: bool = False
+    _videos: dict[Path, Tensor] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.mean, self.std = channel_stats(self.mean, self.std, self.channels)
 
     def __call__(self, path: str | Path) -> Tensor:
         start = "random" if self.augment else "center"
-        clip = load_clip(
-            path,
-            self.num_frames,
-            self.stride,
+        choose = partial(
+            checked_indices,
+            Path(path),
+            num_frames=self.num_frames,
+            stride=self.stride,
             start=start,
-            size=self.size,
-            backend=self.backend,
             pad=self.pad,
         )
+        if self.cache:
+            if path not in self._videos:
+                self._videos[path] = load_video(path, size=self.size, backend=self.backend)
+            video = self._videos[path]
+            clip = video[:, choose(video.shape[1])]
+        else:
+            clip = _decode(path, choose, self.size, self.backend)
         if self.channels == 1:
             clip = clip.float().mean(dim=0, keepdim=True)
         return normalize_clip(clip, self.mean, self.std)

@@ -77,3 +77,14 @@ def test_errors_name_the_file(tmp_path, videos, backend):
         with pytest.raises(DataFileError) as error:
             load_clip(path, 4, 1, backend=backend)
         assert str(path) in str(error.value)
+
+
+def test_cached_reader_cuts_the_same_clips_from_memory(videos):
+    plain = ClipReader(num_frames=6, stride=3, size=24)
+    cached = ClipReader(num_frames=6, stride=3, size=24, cache=True)
+    for _ in range(2):
+        assert torch.equal(cached(videos["avi"]), plain(videos["avi"]))
+    assert list(cached._videos) == [videos["avi"]] and cached._videos[videos["avi"]].shape == (3, 60, 24, 24)
+    torch.manual_seed(0)
+    random_clips = ClipReader(num_frames=6, stride=3, size=24, cache=True, augment=True)
+    assert len({random_clips(videos["avi"])[0, 0, 0, 0].item() for _ in range(10)}) > 1
