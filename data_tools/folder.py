@@ -58,7 +58,8 @@ class FolderDataset(Dataset):
     With `root/train/<class>/...` and `root/val/<class>/...` those folders are the splits; otherwise each
     class's files are split by a seeded hash of their paths (stable across runs and machines).
     `on_error="skip"` replaces an unreadable file's item by the next readable one, warns, and lists the
-    file in `skipped` as `(path, reason)` (in the process that read it: a worker's list stays there).
+    file in `skipped` as `(path, reason)` (in the process that read it: a worker's list stays there);
+    `scan()` finds all of them up front.
     """
 
     def __init__(
@@ -107,6 +108,22 @@ class FolderDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def scan(self) -> list[tuple[Path, str]]:
+        """Read every file once, drop the unreadable ones and return them as `(path, reason)`.
+
+        Run it before a long training run to find every bad file at once, whatever `on_error` says.
+        """
+        bad = []
+        for path, _ in self.samples:
+            try:
+                self.reader(path)
+            except DataFileError as error:
+                bad.append((path, error.reason))
+        dropped = {path for path, _ in bad}
+        self.samples = [(path, label) for path, label in self.samples if path not in dropped]
+        self.skipped += [item for item in bad if all(item[0] != seen for seen, _ in self.skipped)]
+        return bad
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
         for attempt in range(len(self.samples)):

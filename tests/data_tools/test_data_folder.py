@@ -94,3 +94,13 @@ def test_clear_errors_for_wrong_folders_and_options(tmp_path):
         folder_dataset(tmp_path, "text")
     with pytest.raises(ValueError, match="needs root="):
         build_dataset("folder", modality="image")
+
+
+def test_scan_finds_and_drops_every_bad_file_up_front(tmp_path):
+    root = image_folder(tmp_path / "data", per_class=5)
+    (root / "dog" / "03.png").write_bytes(b"\x89PNG broken")
+    dataset = folder_dataset(root, "image", "train", val_fraction=0.0)
+    bad = dataset.scan()
+    assert [path.name for path, _ in bad] == ["03.png"] and "UnidentifiedImageError" in bad[0][1]
+    assert len(dataset) == 14 and dataset.skipped == bad
+    assert [dataset[i][1] for i in range(len(dataset))] == [0] * 5 + [1] * 4 + [2] * 5
