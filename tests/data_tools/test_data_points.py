@@ -85,6 +85,15 @@ def test_off_mesh_is_sampled_over_its_surface(tmp_path):
     assert (xyz.mean(0) - 1).abs().max() < 0.1  # spread over all six faces
 
 
+@pytest.mark.parametrize("suffix", [".obj", ".stl"])
+def test_obj_and_stl_meshes(tmp_path, suffix):
+    mesh = o3d.geometry.TriangleMesh.create_box(2, 2, 2)
+    mesh.compute_triangle_normals()
+    o3d.io.write_triangle_mesh(str(tmp_path / f"box{suffix}"), mesh)
+    points = load_points(tmp_path / f"box{suffix}", mesh_points=500)
+    assert points.shape == (500, 3) and points.min() >= -1e-6 and points.max() <= 2 + 1e-6
+
+
 def test_vrml_indexed_face_sets(tmp_path):
     (tmp_path / "square.wrl").write_text(CUBE_WRL)
     mesh = read_vrml_mesh(tmp_path / "square.wrl")
