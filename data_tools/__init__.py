@@ -1,7 +1,13 @@
 """Real files to model input for M2PT, the way the reference pretraining code does it, and built-in datasets.
 
 Items are `(x, label)` with float32 `x`: image `[C, H, W]`, audio `[1, T, F]`, video `[C, T, H, W]`,
-point `[P, 3 + c]`. Built-in datasets are built at first use into `$M2PT_CACHE` (or `~/.cache/m2pt`).
+point `[P, 3 + c]`. Built-in datasets are built at first use into `$M2PT_CACHE` (or `~/.cache/m2pt`):
+
+    import data_tools
+    print(data_tools.list_datasets())
+    train = data_tools.build_dataset("spoken_digits", "train")  # [1, 128, 128] items, 10 classes
+    loader = data_tools.make_loader(train, 32, seed=0, num_workers=1)
+    own = data_tools.build_dataset("folder", modality="image", root="my_images", image_size=32)
 """
 
 from data_tools import builtin  # noqa: F401  (registers the built-in datasets)

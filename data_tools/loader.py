@@ -26,7 +26,11 @@ def make_loader(
     device: str | torch.device | None = None,
     drop_last: bool = False,
 ) -> DataLoader:
-    """Batches of `dataset`: the same order (and worker seeds) for the same `seed`; pinned memory on CUDA."""
+    """Batches of `dataset`: the same order (and worker seeds) for the same `seed`; pinned memory on CUDA.
+
+    On a few cores, `num_workers >= 1` keeps decoding out of the training process: workers run torch
+    single-threaded, while readers in the main process share its intra-op threads with the model.
+    """
     generator = torch.Generator()
     generator.manual_seed(seed)
     return DataLoader(
