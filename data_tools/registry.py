@@ -1,0 +1,109 @@
+"""The built-in datasets by name: each is built once into the cache, then read as a folder dataset."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from data_tools.cache import build_once, cache_root, write_atomic
+from data_tools.folder import FolderDataset, Split, folder_dataset
+
+Builder = Callable[[Path, str, Path], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A built-in dataset: what it is, what building it needs, and how to build it.
+
+    `build(dest, size, cache)` writes `dest/train/<class>/...` and `dest/val/<class>/...` and returns
+    reader options (e.g. normalisation statistics) saved to `dest/meta.json`; `cache` is the cache root
+    (for downloaded packages). `defaults` are reader options used unless the caller or the build says
+    otherwise. A change to a build's output must bump `version`.
+    """
+
+    name: str
+    modality: str
+    num_classes: int
+    description: str
+    needs: str
+    sizes: tuple[str, ...]
+    version: int
+    defaults: dict[str, Any] = field(repr=False)
+    build: Builder = field(repr=False)
+
+
+_REGISTRY: dict[str, DatasetInfo] = {}
+
+
+def register(
+    name: str,
+    *,
+    modality: str,
+    num_classes: int,
+    description: str,
+    needs: str,
+    sizes: tuple[str, ...] = ("tiny", "default"),
+    version: int = 1,
+    defaults: dict[str, Any] | None = None,
+) -> Callable[[Builder], Builder]:
+    """Decorator registering a build function as the built-in dataset `name`."""
+
+    def decorate(build: Builder) -> Builder:
+        _REGISTRY[name] = DatasetInfo(
+            name, modality, num_classes, description, needs, sizes, version, defaults or {}, build
+        )
+        return build
+
+    return decorate
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """Every built-in dataset, by name."""
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def dataset_dir(name: str, size: str = "default", root: str | Path | None = None) -> Path:
+    """The folder of a built-in dataset in the cache `root`, built there first if missing."""
+    info = _info(name)
+    if size not in info.sizes:
+        raise ValueError(f"dataset {name!r} has sizes {info.sizes}, not {size!r}")
+    cache = cache_root(root)
+
+    def build(tmp: Path) -> None:
+        meta = info.build(tmp, size, cache)
+        write_atomic(tmp / "meta.json", json.dumps(meta, indent=1).encode())
+
+    return build_once(cache / f"{name}-{size}-v{info.version}", build)
+
+
+def build_dataset(
+    name: str,
+    split: Split = "train",
+    *,
+    size: str = "default",
+    root: str | Path | None = None,
+    **options: Any,
+) -> FolderDataset:
+    """The `split` ("train"/"val") of a built-in dataset, built into the cache `root` at first use.
+
+    `options` go to the modality's reader (see `folder_dataset`) and override the dataset's defaults;
+    `on_error` is accepted too. `name="folder"` reads your own `root/<class>/<files>` folder instead and
+    needs `modality=` (and takes `val_fraction`, `seed`).
+    """
+    if name == "folder":
+        if root is None or "modality" not in options:
+            raise ValueError('build_dataset("folder", ...) needs root= (your data) and modality=')
+        return folder_dataset(root, split=split, **options)
+    info = _info(name)
+    folder = dataset_dir(name, size, root)
+    built = json.loads((folder / "meta.json").read_text())
+    return folder_dataset(folder, info.modality, split, **{**info.defaults, **built, **options})
+
+
+def _info(name: str) -> DatasetInfo:
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown dataset {name!r}: choose from {sorted(_REGISTRY)} or 'folder'")
+    return _REGISTRY[name]
