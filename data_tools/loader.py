@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 def seed_worker(worker_id: int) -> None:
@@ -25,8 +25,12 @@ def make_loader(
     num_workers: int = 0,
     device: str | torch.device | None = None,
     drop_last: bool = False,
+    sampler: Sampler | None = None,
 ) -> DataLoader:
     """Batches of `dataset`: the same order (and worker seeds) for the same `seed`; pinned memory on CUDA.
+
+    A `sampler` (e.g. a `DistributedSampler` for one process of a torchrun world) replaces the
+    seeded shuffle; `seed` still seeds the workers.
 
     On a few cores, `num_workers >= 1` keeps decoding out of the training process: workers run torch
     single-threaded, while readers in the main process share its intra-op threads with the model.
@@ -36,7 +40,8 @@ def make_loader(
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
+        shuffle=shuffle if sampler is None else None,
+        sampler=sampler,
         num_workers=num_workers,
         generator=generator,
         worker_init_fn=seed_worker,

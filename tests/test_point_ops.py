@@ -44,9 +44,7 @@ def full(batch: int, n_points: int) -> torch.Tensor:
 # Farthest point sampling
 
 
-@pytest.mark.parametrize(
-    ("batch", "n_points", "n", "start"), [(3, 50, 10, 0), (2, 1000, 64, 7), (2, 2048, 300, 0)]
-)
+@pytest.mark.parametrize(("batch", "n_points", "n", "start"), [(3, 50, 10, 0), (2, 1000, 64, 7), (2, 2048, 300, 0)])
 def test_fps_picks_the_points_open3d_picks(backend, batch, n_points, n, start):
     xyz = random_clouds(batch, n_points, seed=n_points)
     picks = farthest_point_sample(xyz, n, start=start)
@@ -108,9 +106,7 @@ def test_knn_matches_a_kd_tree(backend, batch, n_points, n_centers, k):
     centers = random_clouds(batch, n_centers, seed=n_centers) * 1.2 - 0.1  # inside and around the clouds
     neighbours = knn(xyz, centers, k)
     assert neighbours.shape == (batch, n_centers, k) and neighbours.dtype == torch.int64
-    for cloud, queries, found in zip(
-        xyz.double().numpy(), centers.double().numpy(), neighbours.numpy(), strict=True
-    ):
+    for cloud, queries, found in zip(xyz.double().numpy(), centers.double().numpy(), neighbours.numpy(), strict=True):
         _, expected = cKDTree(cloud).query(queries, k)
         np.testing.assert_array_equal(found, expected.reshape(n_centers, k))
 
@@ -168,9 +164,7 @@ def test_compiled_kernels_return_exactly_the_reference_indices(seed):
 def test_without_a_compiler_the_kernels_are_unavailable_with_a_warning(monkeypatch, tmp_path):
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
-    with pytest.warns(
-        RuntimeWarning, match="compiled CPU kernels unavailable, using the slower pure-torch path"
-    ):
+    with pytest.warns(RuntimeWarning, match="compiled CPU kernels unavailable, using the slower pure-torch path"):
         assert cpu_kernels._library.__wrapped__() is None
 
 

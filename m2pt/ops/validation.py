@@ -61,9 +61,7 @@ def cloud_lengths(points: Tensor, lengths: Tensor | None) -> Tensor:
     lengths = lengths.to(device=points.device, dtype=torch.int64)
     smallest, largest = int(lengths.min()), int(lengths.max())
     if smallest < 1 or largest > n_points:
-        raise ValueError(
-            f"lengths must lie in [1, N] = [1, {n_points}], got values in [{smallest}, {largest}]"
-        )
+        raise ValueError(f"lengths must lie in [1, N] = [1, {n_points}], got values in [{smallest}, {largest}]")
     return lengths
 
 

@@ -16,9 +16,7 @@ def sine(seconds: float, rate: int, hz: float = 440.0) -> np.ndarray:
     return (0.5 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
 
 
-def write_sine(
-    path: Path, rate: int = 16000, channels: int = 1, seconds: float = 1.0, hz: float = 440.0
-) -> Path:
+def write_sine(path: Path, rate: int = 16000, channels: int = 1, seconds: float = 1.0, hz: float = 440.0) -> Path:
     """A sine in the first channel, silence in the others."""
     data = np.zeros((int(seconds * rate), channels), np.float32)
     data[:, 0] = sine(seconds, rate, hz)

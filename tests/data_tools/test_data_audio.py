@@ -27,10 +27,7 @@ def test_fbank_is_kaldi_fbank_with_audiomae_parameters():
 
 
 def test_fbank_peaks_at_the_sine_frequency_whatever_the_input_rate():
-    peaks = [
-        fbank(torch.from_numpy(sine(1.0, rate, 1000.0)), rate).mean(0).argmax().item()
-        for rate in (8000, 44100)
-    ]
+    peaks = [fbank(torch.from_numpy(sine(1.0, rate, 1000.0)), rate).mean(0).argmax().item() for rate in (8000, 44100)]
     assert peaks[0] == peaks[1]
 
 
@@ -92,9 +89,7 @@ def test_audio_stats_are_mean_and_std_of_all_fbank_values(tmp_path):
     files = [write_sine(tmp_path / "a.wav", hz=300), write_sine(tmp_path / "b.wav", seconds=0.3, hz=900)]
     values = torch.cat([fbank(*load_audio(f)) for f in files]).double()
     mean, std = audio_stats(files)
-    assert mean == pytest.approx(values.mean().item()) and std == pytest.approx(
-        values.std(correction=0).item()
-    )
+    assert mean == pytest.approx(values.mean().item()) and std == pytest.approx(values.std(correction=0).item())
 
 
 def test_errors_name_the_file(tmp_path):

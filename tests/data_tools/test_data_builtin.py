@@ -52,9 +52,7 @@ def test_a_built_dataset_is_reused(cache):
     folder = dataset_dir("shapes", "tiny", cache)
     stamp = (folder / "meta.json").stat().st_mtime_ns
     build_dataset("shapes", size="tiny", root=cache)
-    assert (
-        dataset_dir("shapes", "tiny", cache) == folder and (folder / "meta.json").stat().st_mtime_ns == stamp
-    )
+    assert dataset_dir("shapes", "tiny", cache) == folder and (folder / "meta.json").stat().st_mtime_ns == stamp
 
 
 def test_options_override_defaults(cache):

@@ -25,15 +25,11 @@ def paths(dataset):
 
 def test_hashed_split_is_deterministic_disjoint_and_complete(tmp_path):
     root = image_folder(tmp_path / "data")
-    train, val = (
-        folder_dataset(root, "image", split, image_size=8, channels=1) for split in ("train", "val")
-    )
+    train, val = (folder_dataset(root, "image", split, image_size=8, channels=1) for split in ("train", "val"))
     assert train.classes == ["cat", "dog", "eel"] and train.modality == "image"
     assert paths(train) == paths(folder_dataset(root, "image", "train", image_size=8, channels=1))
     assert not set(paths(train)) & set(paths(val))
-    assert sorted(paths(train) + paths(val)) == sorted(
-        f"{c}/{i:02d}.png" for c in train.classes for i in range(20)
-    )
+    assert sorted(paths(train) + paths(val)) == sorted(f"{c}/{i:02d}.png" for c in train.classes for i in range(20))
     assert [label for _, label in val.samples] == [0] * 4 + [1] * 4 + [2] * 4  # a fifth of every class
 
 
@@ -42,9 +38,7 @@ def test_split_depends_only_on_relative_paths_and_seed(tmp_path):
     second = tmp_path / "elsewhere" / "second"
     shutil.copytree(first, second)
     assert paths(folder_dataset(first, "image", "val")) == paths(folder_dataset(second, "image", "val"))
-    assert paths(folder_dataset(first, "image", "val")) != paths(
-        folder_dataset(first, "image", "val", seed=1)
-    )
+    assert paths(folder_dataset(first, "image", "val")) != paths(folder_dataset(first, "image", "val", seed=1))
     names = [f"c/{i}.wav" for i in range(10)]
     assert hashed_split(names, "val", 0.3, seed=0) == hashed_split(list(reversed(names)), "val", 0.3, seed=0)
 

@@ -24,9 +24,7 @@ def test_image_reader_resizes_crops_and_normalises(tmp_path):
     path = write_image(tmp_path / "a.png", color=(255, 0, 0))
     x = ImageReader(image_size=16)(path)
     assert x.shape == (3, 16, 16) and x.dtype == torch.float32
-    expected = (torch.tensor([1.0, 0, 0]) - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor(
-        [0.229, 0.224, 0.225]
-    )
+    expected = (torch.tensor([1.0, 0, 0]) - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225])
     torch.testing.assert_close(x[:, 8, 8], expected)
     assert ImageReader(image_size=None, channels=1)(path).shape == (1, 30, 40)
     assert ImageReader(image_size=12, augment=True)(path).shape == (3, 12, 12)

@@ -8,9 +8,7 @@ def batches(loader):
 
 
 def same(first, second):
-    return all(
-        torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first, second, strict=True)
-    )
+    return all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first, second, strict=True))
 
 
 def test_same_seed_same_order(cache):

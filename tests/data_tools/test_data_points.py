@@ -143,9 +143,7 @@ def test_resample_to_fewer_and_more_points():
 
 def test_augment_keeps_shape_and_turns_normals():
     torch.manual_seed(0)
-    points = torch.cat(
-        [torch.randn(200, 3), torch.nn.functional.normalize(torch.randn(200, 3), dim=1)], dim=1
-    )
+    points = torch.cat([torch.randn(200, 3), torch.nn.functional.normalize(torch.randn(200, 3), dim=1)], dim=1)
     rigid = augment_points(points, scale=(1, 1), shift=0.0, rotate="so3", normals_at=3)
 
     def distances(xyz):

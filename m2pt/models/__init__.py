@@ -1,0 +1,18 @@
+"""Models: one ViT shape for every modality, built from a registry."""
+
+from m2pt.models.grid_vit import GridViT
+from m2pt.models.point_vit import PointViT
+from m2pt.models.registry import MODALITIES, SIZES, Modality, build_model, register_modality
+from m2pt.models.vit import Tokens, ViTEncoder
+
+__all__ = [
+    "MODALITIES",
+    "SIZES",
+    "GridViT",
+    "Modality",
+    "PointViT",
+    "Tokens",
+    "ViTEncoder",
+    "build_model",
+    "register_modality",
+]

@@ -1,0 +1,72 @@
+"""``python -m m2pt.train STAGE [--config FILE] [--resume RUN] [key=value ...]``."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from m2pt.checkpoint import CheckpointError
+from m2pt.train.config import Config, ConfigError, apply_overrides, dump_yaml, load_config
+from m2pt.train.engine import TrainingDiverged
+from m2pt.train.stages import STAGES
+
+EPILOG = """\
+settings (key=value overrides, values parsed as YAML; `show-config` prints them all):
+  data.dataset data.size data.batch_size data.train_limit   model.modality model.size model.settings.*
+  pathway.aux pathway.layers pathway.block_map pathway.lambda_init pathway.lambda_lr_scale pathway.aux_trainable
+  optim.lr optim.weight_decay optim.warmup_epochs optim.layer_decay optim.clip_grad optim.accum_steps
+  finetune.setting finetune.init finetune.mode   pretrain.mask_ratio pretrain.save_epochs
+  compare.arms compare.seeds   epochs seed device precision compile name output_dir source
+
+examples:
+  python -m m2pt.train pretrain data.dataset=spoken_digits model.modality=audio epochs=5 name=aux
+  python -m m2pt.train finetune pathway.aux=[runs/aux/encoder.safetensors] epochs=10 name=m2pt
+  python -m m2pt.train merge source=runs/m2pt
+  torchrun --nproc_per_node=2 -m m2pt.train finetune --config configs/finetune_image.yaml
+  python -m m2pt.train finetune --resume runs/m2pt
+"""
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m m2pt.train",
+        description="Pretraining, M2PT fine-tuning, merging and evaluation.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+    for stage in STAGES.values():
+        sub = stages.add_parser(stage.name, help=stage.help, description=stage.help, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+        sub.add_argument("--config", type=Path, help="YAML config file")
+        sub.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in this folder")
+        sub.add_argument("overrides", nargs="*", metavar="key=value")
+    stages.add_parser("show-config", help="print every setting with its default value")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    if args.stage == "show-config":
+        print(dump_yaml(Config()), end="")
+        return 0
+    try:
+        if args.resume:
+            if args.config:
+                raise ConfigError("--resume takes the run's own config.yaml; do not pass --config")
+            config = load_config(args.resume / "config.yaml", args.overrides)
+            config = apply_overrides(config, {"output_dir": str(args.resume.parent), "name": args.resume.name})
+        else:
+            config = load_config(args.config, args.overrides)
+        config = apply_overrides(config, {"stage": args.stage})
+        STAGES[args.stage].run(config, args.overrides, resume=args.resume is not None)
+    except (ConfigError, CheckpointError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as error:
+        print(f"training stopped: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Datasets and loaders of a run, from its ``data`` config (through data_tools).
+
+The training loader shards and shuffles with a ``DistributedSampler`` seeded by the run's seed
+and re-shuffled per epoch: every process of a torchrun world sees its share, and a single
+process sees the same global order, so runs with equal seeds see identical batches.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data.distributed import DistributedSampler
+
+import data_tools
+from m2pt.train.config import ConfigError, DataConfig
+from m2pt.train.distributed import World
+
+SUBSET_SEED = 0  # which examples a *_limit keeps: fixed, so every seed and arm trains on the same ones
+
+
+@dataclass
+class Data:
+    train: Dataset
+    val: Dataset
+    classes: list[str]
+    modality: str
+
+
+def dataset_modality(config: DataConfig) -> str:
+    """The modality of the configured dataset, known without building it."""
+    if config.dataset == "folder":
+        if not config.root or not config.modality:
+            raise ConfigError("data.dataset=folder needs data.root (the folder) and data.modality")
+        return config.modality
+    known = {info.name: info for info in data_tools.list_datasets()}
+    if config.dataset not in known:
+        raise ConfigError(f"unknown dataset {config.dataset!r}; built-in: {sorted(known)}, or 'folder'")
+    return known[config.dataset].modality
+
+
+def check_modality(config: DataConfig, modality: str) -> None:
+    """Refuse a model whose tokenizer cannot read the dataset."""
+    held = dataset_modality(config)
+    if held != modality:
+        raise ConfigError(
+            f"data.dataset={config.dataset} holds {held} data but model.modality is {modality}: "
+            "the model's tokenizer must match the data"
+        )
+
+
+def build_data(config: DataConfig, splits: tuple[str, str] = ("train", "val")) -> Data:
+    """The training and evaluation splits named by ``splits``, limited as configured."""
+    dataset_modality(config)
+    if config.dataset == "folder":
+        options = {"root": config.root, "modality": config.modality}
+    else:
+        options = {"size": config.size}
+    train, val = (data_tools.build_dataset(config.dataset, split, **options, **config.options) for split in splits)
+    return Data(
+        train=_limit(train, config.train_limit),
+        val=_limit(val, config.val_limit),
+        classes=list(train.classes),
+        modality=train.modality,
+    )
+
+
+def train_loader(dataset: Dataset, config: DataConfig, world: World, seed: int, device: torch.device):
+    """``(loader, sampler)``; call ``sampler.set_epoch(epoch)`` before each epoch."""
+    if config.batch_size % world.size:
+        raise ConfigError(f"data.batch_size {config.batch_size} is not divisible by the {world.size} processes")
+    per_process = config.batch_size // world.size
+    if len(dataset) < config.batch_size:
+        raise ConfigError(f"the training set has {len(dataset)} examples, fewer than one batch ({config.batch_size})")
+    sampler = DistributedSampler(
+        dataset, num_replicas=world.size, rank=world.rank, shuffle=True, seed=seed, drop_last=True
+    )
+    loader = data_tools.make_loader(
+        dataset, per_process, sampler=sampler, seed=seed, num_workers=config.num_workers, device=device, drop_last=True
+    )
+    return loader, sampler
+
+
+def eval_loader(dataset: Dataset, config: DataConfig, device: torch.device) -> DataLoader:
+    return data_tools.make_loader(
+        dataset, config.eval_batch_size, shuffle=False, num_workers=config.num_workers, device=device
+    )
+
+
+def _limit(dataset: Dataset, limit: int | None) -> Dataset:
+    if limit is None or limit >= len(dataset):
+        return dataset
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(SUBSET_SEED))
+    subset = Subset(dataset, order[:limit].tolist())
+    subset.classes, subset.modality = dataset.classes, dataset.modality
+    return subset

@@ -1,0 +1,219 @@
+"""The training loop shared by every stage.
+
+A stage describes what to train as a :class:`Task` (the module, its loss on a batch, how to
+evaluate it, what to log); :func:`fit` runs it: AdamW with the project's parameter groups,
+cosine schedule with warm-up, gradient accumulation and clipping, autocast and loss scaling on
+GPU, DistributedDataParallel under torchrun, a progress bar with throughput and ETA, metrics
+and λ logs, and an atomic ``last`` (and ``best``) checkpoint after every epoch. ``resume=True``
+continues from ``last``: model, optimizer, loss scaler, RNG states and step, so the finished
+run matches one that never stopped. A non-finite loss stops the run with a
+:class:`TrainingDiverged` error and leaves the last good checkpoint in place.
+"""
+
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from m2pt.train.config import Config
+from m2pt.train.device import autocast, autocast_dtype
+from m2pt.train.distributed import World, barrier
+from m2pt.train.optim import build_optimizer, cosine_lr, set_learning_rate
+from m2pt.train.run_dir import RunDir
+
+LossFn = Callable[[nn.Module, Any], tuple[Tensor, dict[str, float]]]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class Task:
+    """What a stage trains."""
+
+    model: nn.Module  # the module trained (its state is checkpointed)
+    loss: LossFn  # (module, batch) -> (loss, {metric: value}); the module may be DDP-wrapped
+    depth: int  # transformer depth, for layer-wise learning-rate decay
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None  # -> {"val_acc": ...}
+    monitor: str | None = None  # the evaluation metric that picks "best"
+    monitor_mode: str = "max"  # "max" or "min"
+    log_extra: Callable[[nn.Module], dict[str, Any]] | None = None  # extra records, e.g. λ per layer
+    on_epoch_end: Callable[[nn.Module, int], None] | None = None  # after epoch (1-based) is saved
+
+
+def fit(
+    task: Task,
+    config: Config,
+    run: RunDir,
+    world: World,
+    device: torch.device,
+    loader,
+    sampler,
+    *,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Train ``task`` for ``config.epochs`` epochs; return the run's summary."""
+    model = task.model.to(device)
+    optimizer = build_optimizer(model, config.optim, config.pathway, task.depth)
+    dtype = autocast_dtype(config.precision, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    accum = config.optim.accum_steps
+    steps_per_epoch = len(loader) // accum
+    if steps_per_epoch == 0:
+        raise ValueError(f"an epoch of {len(loader)} batches is shorter than optim.accum_steps={accum}")
+    total_steps = config.epochs * steps_per_epoch
+    warmup_steps = round(config.optim.warmup_epochs * steps_per_epoch)
+
+    state = {"epoch": 0, "step": 0, "best": None, "seconds": 0.0}
+    if resume and run.last.exists():
+        state = _restore(run, model, optimizer, scaler)
+        run.truncate_logs(state["step"], state["epoch"])
+    trained = torch.compile(model) if config.compile else model
+    if world.distributed:
+        trained = DistributedDataParallel(trained, device_ids=[device] if device.type == "cuda" else None)
+
+    step, best, last_eval = state["step"], state["best"], {}
+    progress = tqdm(total=total_steps, initial=step, unit="step", disable=not world.is_main, dynamic_ncols=True)
+    started = time.perf_counter() - state["seconds"]
+    try:
+        for epoch in range(state["epoch"], config.epochs):
+            sampler.set_epoch(epoch)
+            model.train()
+            epoch_start, window, epoch_losses, samples = time.perf_counter(), [], [], 0
+            for index, batch in enumerate(loader):
+                boundary = (index + 1) % accum == 0
+                if index >= steps_per_epoch * accum:
+                    break
+                set_learning_rate(
+                    optimizer, cosine_lr(step, total_steps, warmup_steps, config.optim.lr, config.optim.min_lr)
+                )
+                batch = _to(batch, device)
+                with _no_sync(trained, not boundary), autocast(device, dtype):
+                    loss, metrics = task.loss(trained, batch)
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"loss became {loss.item()} at epoch {epoch + 1}, step {step}. The last good checkpoint "
+                        f"({run.last if run.last.exists() else 'none yet'}) is kept; try a lower optim.lr or set "
+                        "optim.clip_grad, then --resume"
+                    )
+                scaler.scale(loss / accum).backward()
+                window.append(loss.detach())
+                epoch_losses.append(window[-1])
+                samples += _batch_size(batch) * world.size
+                if not boundary:
+                    continue
+                if config.optim.clip_grad:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.clip_grad)
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                progress.update()
+                if step % config.log_every == 0 or step == total_steps:
+                    rate = samples / (time.perf_counter() - epoch_start)
+                    record = {"step": step, "epoch": epoch + 1, "split": "train", "loss": torch.stack(window).mean().item(),
+                              "lr": optimizer.param_groups[0]["lr"] / optimizer.param_groups[0]["lr_scale"],
+                              "samples_per_s": rate, **metrics}  # fmt: skip
+                    run.log(record)
+                    if task.log_extra:
+                        run.log({"step": step, "epoch": epoch + 1, **task.log_extra(model)}, "lambdas.jsonl")
+                    progress.set_postfix(loss=f"{record['loss']:.4f}", rate=f"{rate:.0f}/s", refresh=False)
+                    window = []
+            train_loss = torch.stack(epoch_losses).mean().item()
+            model.eval()
+            last_eval = task.evaluate(model) if task.evaluate and world.is_main else {}
+            improved = bool(task.monitor and last_eval) and _better(last_eval[task.monitor], best, task.monitor_mode)
+            best = last_eval[task.monitor] if improved else best
+            state = {"epoch": epoch + 1, "step": step, "best": best, "seconds": time.perf_counter() - started}
+            _save(run, model, optimizer, scaler, state, best=improved)
+            run.log({"step": step, "epoch": epoch + 1, "split": config.eval_split, **last_eval})
+            run.log_epoch({"epoch": epoch + 1, "step": step, "train_loss": train_loss, **last_eval,
+                           "seconds": round(state["seconds"], 2)})  # fmt: skip
+            if world.is_main:
+                shown = ", ".join(f"{k} {v:.4f}" for k, v in last_eval.items())
+                progress.write(
+                    f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.4f}" + (f", {shown}" if shown else "")
+                )
+            if task.on_epoch_end and world.is_main:
+                task.on_epoch_end(model, epoch + 1)
+            barrier(world)
+    finally:
+        progress.close()
+        del trained, optimizer
+    return {"epochs": config.epochs, "steps": step, "seconds": round(time.perf_counter() - started, 2),
+            "best": best, "monitor": task.monitor, "final": last_eval}  # fmt: skip
+
+
+def _better(value: float, best: float | None, mode: str) -> bool:
+    return best is None or (value > best if mode == "max" else value < best)
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    state["numpy"] = {"keys": torch.from_numpy(keys.astype(np.int64)), "position": position,
+                      "has_gauss": has_gauss, "cached": cached}  # fmt: skip
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(_tuples(state["python"]))
+    numpy = state["numpy"]
+    np.random.set_state(("MT19937", numpy["keys"].numpy().astype(np.uint32), numpy["position"],
+                         numpy["has_gauss"], numpy["cached"]))  # fmt: skip
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _save(run: RunDir, model, optimizer, scaler, state: dict[str, Any], *, best: bool) -> None:
+    checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+                  "rng": rng_state(), **state}  # fmt: skip
+    run.save_state(checkpoint, run.last)
+    if best:
+        run.save_state(checkpoint, run.best)
+
+
+def _restore(run: RunDir, model, optimizer, scaler) -> dict[str, Any]:
+    checkpoint = torch.load(run.last, map_location="cpu", weights_only=True)
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    scaler.load_state_dict(checkpoint["scaler"])
+    set_rng_state(checkpoint["rng"])
+    print(f"resuming {run.path} after epoch {checkpoint['epoch']} (step {checkpoint['step']})")
+    return {k: checkpoint[k] for k in ("epoch", "step", "best", "seconds")}
+
+
+def _no_sync(model: nn.Module, skip: bool):
+    """DDP's gradient sync skipped on accumulation micro-steps."""
+    if skip and isinstance(model, DistributedDataParallel):
+        return model.no_sync()
+    return contextlib.nullcontext()
+
+
+def _to(batch, device: torch.device):
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to(b, device) for b in batch)
+    return batch.to(device, non_blocking=True) if isinstance(batch, Tensor) else batch
+
+
+def _batch_size(batch) -> int:
+    first = batch[0] if isinstance(batch, (list, tuple)) else batch
+    return len(first)
+
+
+def _tuples(value):
+    """torch.load returns python's RNG state with lists where tuples were."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value

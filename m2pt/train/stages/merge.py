@@ -1,0 +1,73 @@
+"""``merge``: turn a fine-tuned M2PT model into a plain ViT and verify it.
+
+Reads ``source`` (a finetune run folder or its ``model.safetensors``), folds every pathway into
+its linear layer, checks on a batch of the run's evaluation split that the merged model's
+outputs equal the re-parameterized model's, checks that the merged weights load with
+``strict=True`` into a freshly built model, and writes ``merged.safetensors`` and
+``merge.json`` beside the source.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from m2pt.checkpoint import save_checkpoint
+from m2pt.merge import merge
+from m2pt.models import build_model
+from m2pt.train.classifier import classifier_from_file
+from m2pt.train.config import Config, ConfigError, DataConfig, apply_overrides, from_dict
+from m2pt.train.data import build_data
+from m2pt.train.run_dir import RunDir
+from m2pt.train.stages import register_stage
+
+TOLERANCE = 1e-5
+
+
+@register_stage("merge", "merge a fine-tuned M2PT model into a plain ViT (safetensors) and verify it")
+def merge_stage(config: Config, overrides: list[str] = (), resume: bool = False) -> dict[str, Any]:
+    if not config.source:
+        raise ConfigError("merge needs source=<finetune run folder or model.safetensors>")
+    model, metadata = classifier_from_file(config.source)
+    if not metadata.get("pathway"):
+        raise ConfigError(f"{config.source} has no pathway: it is a plain model already")
+    folder = Path(config.source) if Path(config.source).is_dir() else Path(config.source).parent
+    model.eval()
+    merged = merge(model)
+    fresh = build_model(
+        metadata["modality"], metadata["size"], num_classes=metadata["num_classes"], **metadata["settings"]
+    )
+    fresh.load_state_dict(merged.state_dict(), strict=True)
+    x = verification_batch(metadata, overrides)
+    with torch.no_grad():
+        reference = model(x)
+        difference = (fresh.eval()(x) - reference).abs().max().item()
+    report = {
+        "source": str(config.source),
+        "merged": str(folder / "merged.safetensors"),
+        "max_abs_difference": difference,
+        "tolerance": TOLERANCE,
+        "verified": difference <= TOLERANCE,
+        "parameters_before": sum(p.numel() for p in model.parameters()),
+        "parameters_after": sum(p.numel() for p in fresh.parameters()),
+        "batch": list(x.shape),
+    }
+    plain = metadata | {"pathway": None, "merged_from": str(config.source), "merge": report}
+    save_checkpoint(folder / "merged.safetensors", merged.state_dict(), plain)
+    RunDir(folder).write_json("merge.json", report)
+    print(
+        f"merged {report['parameters_before']:,} -> {report['parameters_after']:,} parameters; "
+        f"max |output difference| on a batch of {x.shape[0]}: {difference:.2e} "
+        f"({'verified' if report['verified'] else 'FAILED'}); wrote {report['merged']}"
+    )
+    if not report["verified"]:
+        raise RuntimeError(f"merge verification failed: outputs differ by {difference:.2e} > {TOLERANCE}")
+    return report
+
+
+def verification_batch(metadata: dict[str, Any], overrides: list[str], size: int = 32) -> torch.Tensor:
+    """A batch from the evaluation split of the data the model was trained on."""
+    saved = from_dict(Config, metadata["config"])
+    config = apply_overrides(saved, [o for o in overrides if o.startswith("data.")])
+    data = build_data(DataConfig(**{**vars(config.data), "val_limit": size}))
+    return torch.stack([data.val[i][0] for i in range(min(size, len(data.val)))])
