@@ -90,7 +90,7 @@ def test_mae_image_checkpoint_loads_with_resampled_positions_and_channels(tmp_pa
     model = build_model("image", num_classes=10)  # 28x28 grey: a 7x7 grid, one channel
     report = load_pretrained(model, tmp_path / "mae.pth")
     assert "(14, 14) -> (7, 7)" in report.adapted["pos_embed"]
-    assert "input channels -> 1" in report.adapted["patch_embed.proj.weight"]
+    assert "input channels 3 -> 1" in report.adapted["patch_embed.proj.weight"]
     assert torch.equal(model.blocks[3].mlp.fc1.weight, expected["blocks.3.mlp.fc1.weight"])
     assert set(report.missing) == {"head.weight", "head.bias"}
     assert "left at init" in str(report)
@@ -109,7 +109,7 @@ def test_audiomae_checkpoint_loads_into_the_audio_model(tmp_path):
 def test_videomae_checkpoint_loads_into_the_tubelet_video_model(tmp_path):
     checkpoint, expected = official_layouts.videomae(dim=96, depth=4, patch=8, tubelet=2)
     torch.save(checkpoint, tmp_path / "videomae.pth")
-    model = build_model("video", tubelet=2)
+    model = build_model("video", tubelet=2, in_chans=3)
     report = load_pretrained(model, tmp_path / "videomae.pth")
     assert "patch_embed.proj.weight" in report.loaded
     assert torch.equal(model.blocks[2].attn.qkv.bias, expected["blocks.2.attn.qkv.bias"])
@@ -118,7 +118,7 @@ def test_videomae_checkpoint_loads_into_the_tubelet_video_model(tmp_path):
 
 def test_image_patches_inflate_into_the_per_frame_video_model():
     image = build_model("image", img_size=32, patch_size=8, in_chans=3)
-    video = build_model("video")
+    video = build_model("video", in_chans=3)
     report = load_pretrained(video, image)
     assert "inflated over 1 frame(s)" in report.adapted["patch_embed.proj.weight"]
     torch.testing.assert_close(video.patch_embed.proj.weight[:, :, 0], image.patch_embed.proj.weight)
@@ -127,7 +127,7 @@ def test_image_patches_inflate_into_the_per_frame_video_model():
 def test_point_mae_checkpoint_loads_into_the_point_model(tmp_path):
     checkpoint, expected = official_layouts.point_mae(dim=96, depth=4)
     torch.save(checkpoint, tmp_path / "pointmae.pth")
-    model = build_model("point")
+    model = build_model("point", widths=(128, 256, 512))  # Point-MAE's PointNet
     report = load_pretrained(model, tmp_path / "pointmae.pth")
     for key in ("patch_embed.first_conv.0.weight", "patch_embed.second_conv.3.weight", "pos_embed.2.weight"):
         assert torch.equal(model.state_dict()[key], expected[key]), key
@@ -151,7 +151,7 @@ def test_checkpoint_of_another_depth_or_width_is_refused():
         ("audio", torch.randn(2, 1, 100, 128), "spectrogram: height 100"),
         (
             "video",
-            torch.randn(2, 3, 7, 32, 32),
+            torch.randn(2, 1, 7, 32, 32),
             r"configured for a \(8, 4, 4\) token grid; the input gives \(7, 4, 4\)",
         ),
         ("point", torch.randn(2, 256, 4), "expects 3 channels"),
@@ -183,3 +183,12 @@ def test_sincos_positions_are_fixed_and_not_saved():
     model = build_model("video", pos_embed="sincos")
     assert "pos_embed" not in model.state_dict()
     assert not any(n == "pos_embed" for n, _ in model.named_parameters())
+
+
+def test_patch_embedding_channel_adaptation_keeps_constant_inputs_equivalent():
+    rgb = build_model("image", in_chans=3)
+    for channels in (1, 2, 5):
+        other = build_model("image", in_chans=channels)
+        load_pretrained(other, rgb)
+        x = torch.full((1, channels, 28, 28), 0.5)
+        torch.testing.assert_close(other.patch_embed(x), rgb.patch_embed(torch.full((1, 3, 28, 28), 0.5)))

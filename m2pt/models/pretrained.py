@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import torch
 from timm.layers import resample_abs_pos_embed
-from timm.models._manipulate import adapt_input_conv
 from torch import Tensor, nn
 
 from m2pt.checkpoint import CheckpointError, CheckpointSource, block_indices, load_checkpoint
@@ -57,8 +56,8 @@ def _resample_positions(model: nn.Module, value: Tensor, shape: torch.Size) -> t
 def _adapt_patch_embedding(model: nn.Module, value: Tensor, shape: torch.Size) -> tuple[Tensor, str]:
     how = []
     if value.shape[1] != shape[1]:
-        value = adapt_input_conv(shape[1], value)
-        how.append(f"input channels -> {shape[1]}")
+        how.append(f"input channels {value.shape[1]} -> {shape[1]}")
+        value = _adapt_channels(value, shape[1])
     if value.dim() == 4 and len(shape) == 5:  # image patches -> per-frame or tubelet video patches
         frames = shape[2]
         value = value[:, :, None].repeat(1, 1, frames, 1, 1) / frames
@@ -97,6 +96,18 @@ def load_pretrained(model: nn.Module, source: CheckpointSource, *, trust_pickle:
     report.missing = [k for k in own if k not in weights]
     model.load_state_dict(selected, strict=False)
     return report
+
+
+def _adapt_channels(weight: Tensor, channels: int) -> Tensor:
+    """A patch embedding ``[D,C,...]`` for ``channels`` inputs that answers a constant input (a grey
+    image) exactly as before: tiled and rescaled when ``channels`` is a multiple of C, else each
+    new channel gets the mean filter."""
+    source = weight.shape[1]
+    if channels % source == 0:
+        tiled = weight.repeat(1, channels // source, *([1] * (weight.dim() - 2)))
+        return tiled * (source / channels)
+    total = weight.sum(dim=1, keepdim=True)
+    return total.repeat(1, channels, *([1] * (weight.dim() - 2))) / channels
 
 
 def _check_blocks(own: dict[str, Tensor], weights: dict[str, Tensor]) -> None:

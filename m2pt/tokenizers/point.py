@@ -29,7 +29,8 @@ class PointTokenizer(nn.Module):
     """``points [B,P,3+c] -> (tokens [B,G,D], centres [B,G,3], groups [B,G,k,3+c])``.
 
     ``G = num_groups``, or ``round(num_points * group_ratio)`` (the paper's 1/4) when not given;
-    ``k = group_size``. Any cloud with at least max(G, k) points is accepted.
+    ``k = group_size``. Any cloud with at least max(G, k) points is accepted. ``widths`` are the
+    PointNet's channel counts (Point-MAE's 128, 256, 512 by default, so its weights load).
     """
 
     def __init__(
@@ -41,6 +42,7 @@ class PointTokenizer(nn.Module):
         group_size: int = 32,
         in_features: int = 0,
         variant: str = "point-mae",
+        widths: tuple[int, int, int] = (128, 256, 512),
     ):
         super().__init__()
         if variant not in POINT_VARIANTS:
@@ -50,11 +52,18 @@ class PointTokenizer(nn.Module):
         self.group_size = group_size
         self.channels = 3 + in_features
         self.variant = variant
+        first, second, third = widths
         self.first_conv = nn.Sequential(
-            nn.Conv1d(self.channels, 128, 1), nn.BatchNorm1d(128), nn.ReLU(inplace=True), nn.Conv1d(128, 256, 1)
+            nn.Conv1d(self.channels, first, 1),
+            nn.BatchNorm1d(first),
+            nn.ReLU(inplace=True),
+            nn.Conv1d(first, second, 1),
         )
         self.second_conv = nn.Sequential(
-            nn.Conv1d(512, 512, 1), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.Conv1d(512, embed_dim, 1)
+            nn.Conv1d(2 * second, third, 1),
+            nn.BatchNorm1d(third),
+            nn.ReLU(inplace=True),
+            nn.Conv1d(third, embed_dim, 1),
         )
         if variant == "adjacency":
             self.adjacency_proj = nn.Linear(self.num_groups, embed_dim, bias=False)
@@ -90,7 +99,7 @@ class PointTokenizer(nn.Module):
         x = groups.reshape(b * g, k, c).transpose(1, 2)  # [BG,C,k]
         local = self.first_conv(x)  # [BG,256,k]
         pooled = local.amax(dim=2, keepdim=True)  # [BG,256,1]
-        x = torch.cat([pooled.expand(-1, -1, k), local], dim=1)  # [BG,512,k]
+        x = torch.cat([pooled.expand(-1, -1, k), local], dim=1)  # [BG,2*256,k]
         return self.second_conv(x).amax(dim=2).reshape(b, g, -1)
 
     def adjacency(self, centres: Tensor) -> Tensor:
