@@ -25,7 +25,7 @@ class Summary:
 
     @property
     def excludes_zero(self) -> bool:
-        return self.low > 0 or self.high < 0
+        return bool(self.low > 0 or self.high < 0)
 
     def format(self, scale: float = 1.0, digits: int = 2) -> str:
         m, lo, hi = (v * scale for v in (self.mean, self.low, self.high))

@@ -110,6 +110,21 @@ class ExperimentConfig:
 
 
 @dataclass
+class GridConfig:
+    """Every ordered (target, auxiliary) pair of modalities (the paper's Figure 3).
+
+    ``modalities[m]`` holds the overrides that make modality ``m`` a run (its dataset, model
+    settings, epochs): used when ``m`` is the target, and, with ``pretrain`` on top, to pretrain
+    ``m``'s auxiliary encoder. In ``compare.arms``, ``${aux}`` is the paired auxiliary's encoder
+    and ``${self}`` the target modality's own (a same-modality reference). Arms without
+    ``${aux}`` do not depend on the pair: they run once per target and are shared.
+    """
+
+    modalities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pretrain: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Config:
     stage: str = "finetune"
     name: str | None = None  # run folder name (default: stage and time)
@@ -131,6 +146,7 @@ class Config:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    grid: GridConfig = field(default_factory=GridConfig)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:

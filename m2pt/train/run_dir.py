@@ -38,7 +38,7 @@ class RunDir:
         self.path = Path(path)
         self.writer = writer
         if writer:
-            (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
+            self.path.mkdir(parents=True, exist_ok=True)
         self._tensorboard = None
 
     @property

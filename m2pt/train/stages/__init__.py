@@ -29,4 +29,4 @@ def register_stage(name: str, help: str):
     return decorate
 
 
-from m2pt.train.stages import compare, evaluate, experiment, finetune, merge, pretrain  # noqa: E402, F401
+from m2pt.train.stages import compare, evaluate, experiment, finetune, grid, merge, pretrain  # noqa: E402, F401
