@@ -36,10 +36,6 @@ def grid_clouds(batch: int, n_points: int, seed: int) -> torch.Tensor:
     return torch.randint(0, 4, (batch, n_points, 3), generator=torch.Generator().manual_seed(seed)).float()
 
 
-def full(batch: int, n_points: int) -> torch.Tensor:
-    return torch.full((batch,), n_points, dtype=torch.int64)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Farthest point sampling
 
