@@ -41,7 +41,7 @@ def grid_clouds(batch: int, n_points: int, seed: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(
-    ("batch", "n_points", "n", "start"), [(3, 50, 10, 0), (2, 1000, 64, 7), (2, 2048, 300, 0)]
+    ("batch", "n_points", "n", "start"), [(3, 50, 10, 0), (2, 1000, 64, 7), (4, 2048, 300, 0)]
 )
 def test_fps_picks_the_points_open3d_picks(backend, batch, n_points, n, start):
     xyz = random_clouds(batch, n_points, seed=n_points)
