@@ -148,7 +148,7 @@ def test_compiled_kernels_return_exactly_the_reference_indices(seed):
         pytest.skip("the compiled CPU kernels cannot be built here")
     generator = torch.Generator().manual_seed(seed)
     lengths = torch.randint(40, 301, (4,), generator=generator)
-    for xyz in (grid_clouds(4, 300, seed), random_clouds(4, 300, seed)):
+    for xyz in (grid_clouds(4, 300, seed), random_clouds(4, 300, seed), random_clouds(4, 300, seed).double()):
         start = seed
         centers = torch.cat([xyz[:, :20], grid_clouds(4, 20, seed + 10) - 0.5], dim=1)
         assert torch.equal(

@@ -39,14 +39,13 @@ def farthest_point_sample(points: Tensor, n: int, start: int, lengths: Tensor) -
 
     points [B,N,3] float, lengths [B] -> [B,n] int64.
     """
-    points = points.to(torch.float64).contiguous()
+    (points,), precision = _coordinates(points)
     lengths = lengths.to(torch.int64).contiguous()
     batch, n_points, _ = points.shape
     out = torch.empty(batch, n, dtype=torch.int64)
     threads = _threads(batch * n_points * n // _FPS_UPDATES_PER_THREAD)
-    _library().m2pt_farthest_point_sample(
-        points.data_ptr(), batch, n_points, lengths.data_ptr(), n, start, out.data_ptr(), threads
-    )
+    kernel = getattr(_library(), f"m2pt_farthest_point_sample_{precision}")
+    kernel(points.data_ptr(), batch, n_points, lengths.data_ptr(), n, start, out.data_ptr(), threads)
     return out
 
 
@@ -55,14 +54,13 @@ def knn(points: Tensor, centers: Tensor, k: int, lengths: Tensor) -> Tensor:
 
     points [B,N,3] float, centers [B,G,3] float, lengths [B] -> [B,G,k] int64.
     """
-    points = points.to(torch.float64).contiguous()
-    centers = centers.to(torch.float64).contiguous()
+    (points, centers), precision = _coordinates(points, centers)
     lengths = lengths.to(torch.int64).contiguous()
-    batch, n_points, _ = points.shape
-    n_centers = centers.shape[1]
+    (batch, n_points, _), n_centers = points.shape, centers.shape[1]
     out = torch.empty(batch, n_centers, k, dtype=torch.int64)
     threads = _threads(batch * n_centers // _KNN_CENTERS_PER_THREAD)
-    _library().m2pt_knn(
+    kernel = getattr(_library(), f"m2pt_knn_{precision}")
+    kernel(
         points.data_ptr(),
         batch,
         n_points,
@@ -74,6 +72,16 @@ def knn(points: Tensor, centers: Tensor, k: int, lengths: Tensor) -> Tensor:
         threads,
     )
     return out
+
+
+def _coordinates(*tensors: Tensor) -> tuple[list[Tensor], str]:
+    """The tensors as contiguous float32, or float64 if one is (no copy when they already are), and which.
+
+    Any float converts to float32 exactly, except float64; the kernels compute in double either way.
+    """
+    double = any(tensor.dtype == torch.float64 for tensor in tensors)
+    dtype = torch.float64 if double else torch.float32
+    return [tensor.to(dtype).contiguous() for tensor in tensors], "f64" if double else "f32"
 
 
 def _threads(useful: int) -> int:
@@ -94,13 +102,14 @@ def _library() -> ctypes.CDLL | None:
         )
         return None
     pointer, int64 = ctypes.c_void_p, ctypes.c_int64
-    signatures = {  # see the extern "C" functions at the end of cpu_kernels.cpp
+    signatures = {  # the extern "C" functions at the end of cpu_kernels.cpp
         "m2pt_farthest_point_sample": [pointer, int64, int64, pointer, int64, int64, pointer, int64],
         "m2pt_knn": [pointer, int64, int64, pointer, pointer, int64, int64, pointer, int64],
     }
     for name, argtypes in signatures.items():
-        function = getattr(library, name)
-        function.argtypes, function.restype = argtypes, None
+        for precision in ("f32", "f64"):
+            function = getattr(library, f"{name}_{precision}")
+            function.argtypes, function.restype = argtypes, None
     return library
 
 
