@@ -119,7 +119,8 @@ def _build() -> Path:
 
     compiler = os.environ.get("CXX", "c++")
     fingerprint = b"\0".join([_SOURCE.read_bytes(), " ".join((compiler, *_FLAGS)).encode(), _cpu_features()])
-    directory = Path(get_default_build_root()) / f"m2pt_ops_{hashlib.sha256(fingerprint).hexdigest()[:16]}"
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or get_default_build_root()  # as torch's own builds
+    directory = Path(root) / f"m2pt_ops_{hashlib.sha256(fingerprint).hexdigest()[:16]}"
     library = directory / "m2pt_ops.so"
     if not library.exists():
         directory.mkdir(parents=True, exist_ok=True)
