@@ -3,9 +3,9 @@
 For each size (B clouds of N random points, n FPS centres, k neighbours of each centre) every
 implementation runs once to warm up, then `--repeats` times in turn (round robin, so that drift in the
 machine's speed hits all of them alike); the table gives the median in ms per batch and, in brackets,
-that time divided by m2pt's (>1: m2pt is faster). The peers are single-threaded libraries looped over the
-batch; m2pt uses torch's CPU threads. It also checks that all FPS implementations pick the same sets and
-counts how many kNN lists equal m2pt's exactly.
+that time divided by m2pt's (>1: m2pt is faster). The peers are single-threaded libraries looped over
+the batch; m2pt uses torch's CPU threads ("m2pt 1 thread": one). It also checks that all FPS
+implementations pick the same sets and counts how many kNN lists equal m2pt's exactly.
 
     python benchmarks/point_ops.py [--repeats 7] [--sizes 32,1024,64 8,8192,2048] [--k 32]
 """
@@ -44,6 +44,7 @@ def fps_implementations(xyz: torch.Tensor, n: int) -> dict[str, Callable[[], obj
 
     implementations = {
         OURS: lambda: farthest_point_sample(xyz, n),
+        "m2pt 1 thread": single_threaded(lambda: farthest_point_sample(xyz, n)),
         "m2pt torch ref": lambda: farthest_point_sample_reference(xyz, n, 0, lengths),
         "Open3D legacy": open3d_legacy,
         "fpsample": lambda: [fpsample.fps_sampling(cloud, n, start_idx=0) for cloud in clouds],
@@ -87,6 +88,7 @@ def knn_implementations(xyz: torch.Tensor, centers: torch.Tensor, k: int) -> dic
 
     implementations = {
         OURS: lambda: knn(xyz, centers, k),
+        "m2pt 1 thread": single_threaded(lambda: knn(xyz, centers, k)),
         "m2pt torch ref": lambda: knn_reference(xyz, centers, k, lengths),
         "scipy cKDTree": lambda: np.stack(
             [cKDTree(c).query(q, k)[1] for c, q in zip(clouds, queries, strict=True)]
@@ -109,6 +111,20 @@ def knn_agreement(results: dict[str, object]) -> str:
         same = (found.reshape(ours.shape) == ours).all(axis=-1).mean()
         shares.append(f"{name} {100 * same:.2f}%")
     return "kNN lists equal to m2pt's: " + ", ".join(shares)
+
+
+def single_threaded(run: Callable[[], object]) -> Callable[[], object]:
+    """``run`` with torch (and so m2pt's kernels) limited to one CPU thread, like the peers."""
+
+    def run_on_one_thread() -> object:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return run()
+        finally:
+            torch.set_num_threads(threads)
+
+    return run_on_one_thread
 
 
 def _synchronized(result: torch.Tensor) -> torch.Tensor:

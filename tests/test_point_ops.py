@@ -36,15 +36,11 @@ def grid_clouds(batch: int, n_points: int, seed: int) -> torch.Tensor:
     return torch.randint(0, 4, (batch, n_points, 3), generator=torch.Generator().manual_seed(seed)).float()
 
 
-def full(batch: int, n_points: int) -> torch.Tensor:
-    return torch.full((batch,), n_points, dtype=torch.int64)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Farthest point sampling
 
 
-@pytest.mark.parametrize(("batch", "n_points", "n", "start"), [(3, 50, 10, 0), (2, 1000, 64, 7), (2, 2048, 300, 0)])
+@pytest.mark.parametrize(("batch", "n_points", "n", "start"), [(3, 50, 10, 0), (2, 1000, 64, 7), (4, 2048, 300, 0)])
 def test_fps_picks_the_points_open3d_picks(backend, batch, n_points, n, start):
     xyz = random_clouds(batch, n_points, seed=n_points)
     picks = farthest_point_sample(xyz, n, start=start)
@@ -148,7 +144,7 @@ def test_compiled_kernels_return_exactly_the_reference_indices(seed):
         pytest.skip("the compiled CPU kernels cannot be built here")
     generator = torch.Generator().manual_seed(seed)
     lengths = torch.randint(40, 301, (4,), generator=generator)
-    for xyz in (grid_clouds(4, 300, seed), random_clouds(4, 300, seed)):
+    for xyz in (grid_clouds(4, 300, seed), random_clouds(4, 300, seed), random_clouds(4, 300, seed).double()):
         start = seed
         centers = torch.cat([xyz[:, :20], grid_clouds(4, 20, seed + 10) - 0.5], dim=1)
         assert torch.equal(
@@ -299,6 +295,6 @@ def test_cuda_gives_the_cpu_indices():
     picks = farthest_point_sample(xyz, 64, start=1, lengths=lengths)
     centers = gather_points(xyz, picks)
     neighbours = knn(xyz, centers, 16, lengths=lengths)
-    on_gpu = xyz.cuda(), lengths.cuda()
-    assert torch.equal(farthest_point_sample(*on_gpu[:1], 64, start=1, lengths=on_gpu[1]).cpu(), picks)
-    assert torch.equal(knn(on_gpu[0], centers.cuda(), 16, lengths=on_gpu[1]).cpu(), neighbours)
+    xyz_gpu, lengths_gpu = xyz.cuda(), lengths.cuda()
+    assert torch.equal(farthest_point_sample(xyz_gpu, 64, start=1, lengths=lengths_gpu).cpu(), picks)
+    assert torch.equal(knn(xyz_gpu, centers.cuda(), 16, lengths=lengths_gpu).cpu(), neighbours)

@@ -3,8 +3,7 @@
 //
 // Distances are squared Euclidean in double precision, summed as (dx*dx + dy*dy) + dz*dz like the
 // reference; the build uses -ffp-contract=off so that no multiply-add is fused. Ties go to the lowest index.
-// Arrays are contiguous: points [B, N, 3] float64, lengths [B] int64 (cloud b is its first lengths[b]
-// points), centres [B, G, 3] float64, outputs int64. Each cloud is processed by one thread.
+// Cloud b is the first lengths[b] of its points. Each cloud is processed by one thread.
 
 #include <algorithm>
 #include <atomic>
@@ -238,25 +237,53 @@ void search_cloud(const double* points, int64_t size, const double* centers, int
   }
 }
 
-}  // namespace
+// The batched kernels, for coordinates of type T (float or double); each cloud is converted to double.
 
-extern "C" {
-
-// out [B, n]: farthest point sampling of each cloud, starting at point `start`.
-void m2pt_farthest_point_sample(const double* points, int64_t batch, int64_t n_points, const int64_t* lengths,
-                                int64_t n, int64_t start, int64_t* out, int64_t threads) {
+template <class T>
+void farthest_point_sample(const T* points, int64_t batch, int64_t n_points, const int64_t* lengths, int64_t n,
+                           int64_t start, int64_t* out, int64_t threads) {
   parallel_for(batch, threads, [&](int64_t b) {
-    sample_cloud(points + b * n_points * 3, lengths[b], n, start, out + b * n);
+    const T* cloud = points + b * n_points * 3;
+    const std::vector<double> xyz(cloud, cloud + 3 * lengths[b]);
+    sample_cloud(xyz.data(), lengths[b], n, start, out + b * n);
   });
 }
 
-// out [B, G, k]: the k nearest points of each cloud to each of its G centres, nearest first.
-void m2pt_knn(const double* points, int64_t batch, int64_t n_points, const int64_t* lengths,
-              const double* centers, int64_t n_centers, int64_t k, int64_t* out, int64_t threads) {
+template <class T>
+void knn(const T* points, int64_t batch, int64_t n_points, const int64_t* lengths, const T* centers,
+         int64_t n_centers, int64_t k, int64_t* out, int64_t threads) {
   parallel_for(batch, threads, [&](int64_t b) {
-    search_cloud(points + b * n_points * 3, lengths[b], centers + b * n_centers * 3, n_centers, k,
-                 out + b * n_centers * k);
+    const T* cloud = points + b * n_points * 3;
+    const T* queries = centers + b * n_centers * 3;
+    const std::vector<double> xyz(cloud, cloud + 3 * lengths[b]), centres(queries, queries + 3 * n_centers);
+    search_cloud(xyz.data(), lengths[b], centres.data(), n_centers, k, out + b * n_centers * k);
   });
+}
+
+}  // namespace
+
+// Entry points: points [B, N, 3], centers [B, G, 3] (float32 or float64, contiguous), lengths [B] int64;
+// out [B, n] / [B, G, k] int64. Farthest point sampling starts at point `start` of every cloud.
+extern "C" {
+
+void m2pt_farthest_point_sample_f32(const float* points, int64_t batch, int64_t n_points, const int64_t* lengths,
+                                    int64_t n, int64_t start, int64_t* out, int64_t threads) {
+  farthest_point_sample(points, batch, n_points, lengths, n, start, out, threads);
+}
+
+void m2pt_farthest_point_sample_f64(const double* points, int64_t batch, int64_t n_points, const int64_t* lengths,
+                                    int64_t n, int64_t start, int64_t* out, int64_t threads) {
+  farthest_point_sample(points, batch, n_points, lengths, n, start, out, threads);
+}
+
+void m2pt_knn_f32(const float* points, int64_t batch, int64_t n_points, const int64_t* lengths, const float* centers,
+                  int64_t n_centers, int64_t k, int64_t* out, int64_t threads) {
+  knn(points, batch, n_points, lengths, centers, n_centers, k, out, threads);
+}
+
+void m2pt_knn_f64(const double* points, int64_t batch, int64_t n_points, const int64_t* lengths,
+                  const double* centers, int64_t n_centers, int64_t k, int64_t* out, int64_t threads) {
+  knn(points, batch, n_points, lengths, centers, n_centers, k, out, threads);
 }
 
 }  // extern "C"

@@ -24,6 +24,9 @@ from torch import Tensor
 
 _SOURCE = Path(__file__).with_name("cpu_kernels.cpp")
 _FLAGS = "-O3 -march=native -ffp-contract=off -fopenmp-simd -std=c++17 -shared -fPIC -pthread".split()
+# Work worth a thread of its own (about a millisecond; starting one costs about 0.1 ms):
+_FPS_UPDATES_PER_THREAD = 1 << 21  # distance updates, B * N * n in all
+_KNN_CENTERS_PER_THREAD = 256
 
 
 def available() -> bool:
@@ -36,14 +39,13 @@ def farthest_point_sample(points: Tensor, n: int, start: int, lengths: Tensor) -
 
     points [B,N,3] float, lengths [B] -> [B,n] int64.
     """
-    points = points.to(torch.float64).contiguous()
+    (points,), precision = _coordinates(points)
     lengths = lengths.to(torch.int64).contiguous()
     batch, n_points, _ = points.shape
     out = torch.empty(batch, n, dtype=torch.int64)
-    threads = torch.get_num_threads()
-    _library().m2pt_farthest_point_sample(
-        points.data_ptr(), batch, n_points, lengths.data_ptr(), n, start, out.data_ptr(), threads
-    )
+    threads = _threads(batch * n_points * n // _FPS_UPDATES_PER_THREAD)
+    kernel = getattr(_library(), f"m2pt_farthest_point_sample_{precision}")
+    kernel(points.data_ptr(), batch, n_points, lengths.data_ptr(), n, start, out.data_ptr(), threads)
     return out
 
 
@@ -52,14 +54,13 @@ def knn(points: Tensor, centers: Tensor, k: int, lengths: Tensor) -> Tensor:
 
     points [B,N,3] float, centers [B,G,3] float, lengths [B] -> [B,G,k] int64.
     """
-    points = points.to(torch.float64).contiguous()
-    centers = centers.to(torch.float64).contiguous()
+    (points, centers), precision = _coordinates(points, centers)
     lengths = lengths.to(torch.int64).contiguous()
-    batch, n_points, _ = points.shape
-    n_centers = centers.shape[1]
+    (batch, n_points, _), n_centers = points.shape, centers.shape[1]
     out = torch.empty(batch, n_centers, k, dtype=torch.int64)
-    threads = torch.get_num_threads()
-    _library().m2pt_knn(
+    threads = _threads(batch * n_centers // _KNN_CENTERS_PER_THREAD)
+    kernel = getattr(_library(), f"m2pt_knn_{precision}")
+    kernel(
         points.data_ptr(),
         batch,
         n_points,
@@ -71,6 +72,21 @@ def knn(points: Tensor, centers: Tensor, k: int, lengths: Tensor) -> Tensor:
         threads,
     )
     return out
+
+
+def _coordinates(*tensors: Tensor) -> tuple[list[Tensor], str]:
+    """The tensors as contiguous float32, or float64 if one is (no copy when they already are), and which.
+
+    Any float converts to float32 exactly, except float64; the kernels compute in double either way.
+    """
+    double = any(tensor.dtype == torch.float64 for tensor in tensors)
+    dtype = torch.float64 if double else torch.float32
+    return [tensor.to(dtype).contiguous() for tensor in tensors], "f64" if double else "f32"
+
+
+def _threads(useful: int) -> int:
+    """Threads to run on: torch's CPU threads, but no more than are useful (at least one)."""
+    return max(1, min(torch.get_num_threads(), useful))
 
 
 @functools.cache
@@ -86,13 +102,14 @@ def _library() -> ctypes.CDLL | None:
         )
         return None
     pointer, int64 = ctypes.c_void_p, ctypes.c_int64
-    signatures = {  # see the extern "C" functions at the end of cpu_kernels.cpp
+    signatures = {  # the extern "C" functions at the end of cpu_kernels.cpp
         "m2pt_farthest_point_sample": [pointer, int64, int64, pointer, int64, int64, pointer, int64],
         "m2pt_knn": [pointer, int64, int64, pointer, pointer, int64, int64, pointer, int64],
     }
     for name, argtypes in signatures.items():
-        function = getattr(library, name)
-        function.argtypes, function.restype = argtypes, None
+        for precision in ("f32", "f64"):
+            function = getattr(library, f"{name}_{precision}")
+            function.argtypes, function.restype = argtypes, None
     return library
 
 
@@ -102,7 +119,8 @@ def _build() -> Path:
 
     compiler = os.environ.get("CXX", "c++")
     fingerprint = b"\0".join([_SOURCE.read_bytes(), " ".join((compiler, *_FLAGS)).encode(), _cpu_features()])
-    directory = Path(get_default_build_root()) / f"m2pt_ops_{hashlib.sha256(fingerprint).hexdigest()[:16]}"
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or get_default_build_root()  # as torch's own builds
+    directory = Path(root) / f"m2pt_ops_{hashlib.sha256(fingerprint).hexdigest()[:16]}"
     library = directory / "m2pt_ops.so"
     if not library.exists():
         directory.mkdir(parents=True, exist_ok=True)

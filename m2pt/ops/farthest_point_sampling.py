@@ -23,7 +23,7 @@ def farthest_point_sample(xyz: Tensor, n: int, start: int = 0, lengths: Tensor |
     the lowest index among ties. Distances are computed in float64 whatever the input dtype, so on points in
     general position the picks are those of Open3D's ``farthest_point_down_sample(n, start_index=start)``
     (which returns them in index order). Once every point is at distance 0 from the picks (a cloud with
-    fewer than ``n`` distinct points), the lowest such index is picked again. No gradient.
+    fewer than ``n`` distinct points), the remaining picks are index 0. No gradient.
 
     Args:
         xyz: [B, N, 3] float coordinates, on any device.
