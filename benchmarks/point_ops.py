@@ -90,9 +90,7 @@ def knn_implementations(xyz: torch.Tensor, centers: torch.Tensor, k: int) -> dic
         OURS: lambda: knn(xyz, centers, k),
         "m2pt 1 thread": single_threaded(lambda: knn(xyz, centers, k)),
         "m2pt torch ref": lambda: knn_reference(xyz, centers, k, lengths),
-        "scipy cKDTree": lambda: np.stack(
-            [cKDTree(c).query(q, k)[1] for c, q in zip(clouds, queries, strict=True)]
-        ),
+        "scipy cKDTree": lambda: np.stack([cKDTree(c).query(q, k)[1] for c, q in zip(clouds, queries, strict=True)]),
         "Open3D NNS": open3d_nns,
         "cdist+topk": lambda: torch.cdist(centers, xyz).topk(k, dim=-1, largest=False, sorted=True).indices,
     }
@@ -158,9 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--k", type=int, default=32)
-    parser.add_argument(
-        "--sizes", nargs="+", default=[",".join(map(str, s)) for s in SIZES], help="B,N,n ..."
-    )
+    parser.add_argument("--sizes", nargs="+", default=[",".join(map(str, s)) for s in SIZES], help="B,N,n ...")
     args = parser.parse_args()
     backend = "compiled kernels" if cpu_kernels.available() else "pure torch (kernels unavailable)"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, m2pt on the CPU: {backend}")
