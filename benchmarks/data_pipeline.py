@@ -38,19 +38,20 @@ from data_tools import (
 )
 
 
-def per_second(work: Callable[[], int], seconds: float, rounds: int = 3) -> float:
-    """Items per second of `work()` (which returns how many items it did), after one warm-up call.
-
-    The best of `rounds` windows of `seconds` each: on a shared machine the best is the least disturbed.
-    """
-    work()
-    rates = []
+def best_rates(works: dict[str, Callable[[], int]], seconds: float, rounds: int = 3) -> dict[str, float]:
+    """Items per second of each `work()` (which returns how many items it did): the best of `rounds`
+    windows of `seconds`, taken in turn, after one warm-up call each. On a shared machine the best window
+    is the least disturbed, and taking turns exposes every work to the same disturbances."""
+    for work in works.values():
+        work()
+    best = dict.fromkeys(works, 0.0)
     for _ in range(rounds):
-        done, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            done += work()
-        rates.append(done / (time.perf_counter() - start))
-    return max(rates)
+        for name, work in works.items():
+            done, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                done += work()
+            best[name] = max(best[name], done / (time.perf_counter() - start))
+    return best
 
 
 def print_table(title: str, header: tuple[str, ...], rows: list[tuple]) -> None:
@@ -89,16 +90,17 @@ def reader_rows(files: dict[str, Path], seconds: float) -> list[tuple]:
         starts = itertools.cycle(random_starts)
         return lambda: load_clip(files["video"], 16, 4, start=next(starts), backend=backend) is not None
 
-    rates = {
-        "video clips, decord": per_second(clips("decord"), seconds),
-        "video clips, PyAV": per_second(clips("pyav"), seconds),
-    }
     audio = AudioReader(target_length=1024)
-    rates["spectrograms (10 s wav)"] = per_second(lambda: audio(files["audio"]) is not None, seconds)
     points = PointReader(num_points=1024)
-    rates["point clouds (8,192-point ply)"] = per_second(lambda: points(files["point"]) is not None, seconds)
     image = ImageReader(image_size=224)
-    rates["images (256x256 jpg to 224)"] = per_second(lambda: image(files["image"]) is not None, seconds)
+    works = {
+        "video clips, decord": clips("decord"),
+        "video clips, PyAV": clips("pyav"),
+        "spectrograms (10 s wav)": lambda: audio(files["audio"]) is not None,
+        "point clouds (8,192-point ply)": lambda: points(files["point"]) is not None,
+        "images (256x256 jpg to 224)": lambda: image(files["image"]) is not None,
+    }
+    rates = best_rates(works, seconds)
     slowest = min(rates.values())
     return [(name, f"{rate:8.1f}", f"{rate / slowest:5.2f}x") for name, rate in rates.items()]
 
@@ -164,8 +166,8 @@ def tiny_model(modality: str, x: torch.Tensor, num_classes: int) -> nn.Module:
     return TokenViT(PointGroupTokens(), 64, num_classes)
 
 
-def loader_rate(dataset, batch_size: int, workers: int, seconds: float, warm_epochs: int = 0) -> float:
-    """Samples/s of a training loader over `dataset` (restarted as epochs end), after `warm_epochs`."""
+def loader_work(dataset, batch_size: int, workers: int, warm_epochs: int = 0) -> Callable[[], int]:
+    """Next batch of a training loader over `dataset` (restarted as epochs end), after `warm_epochs`."""
     loader = make_loader(dataset, batch_size, num_workers=workers, drop_last=True)
     for _ in range(warm_epochs):
         for _ in loader:
@@ -180,11 +182,11 @@ def loader_rate(dataset, batch_size: int, workers: int, seconds: float, warm_epo
             batches = iter(loader)
             return 0
 
-    return per_second(next_batch, seconds)
+    return next_batch
 
 
-def step_rate(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, seconds: float) -> float:
-    """Samples/s of training steps (forward, cross-entropy, backward, AdamW) on one batch."""
+def step_work(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> Callable[[], int]:
+    """One training step (forward, cross-entropy, backward, AdamW) on one batch."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
     def step() -> int:
@@ -194,7 +196,7 @@ def step_rate(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, seco
         optimizer.step()
         return len(labels)
 
-    return per_second(step, seconds)
+    return step
 
 
 BENCHMARKED = [  # (modality, dataset, reader options, row label)
@@ -214,8 +216,9 @@ def loader_rows(size: str, batch_size: int, seconds: float) -> list[tuple]:
         x = inputs[0]
         model = tiny_model(modality, x, len(dataset.classes))
         warm = 3 if getattr(dataset.reader, "cache", False) else 0  # each worker caches what it reads
-        loading = {workers: loader_rate(dataset, batch_size, workers, seconds, warm) for workers in (0, 2)}
-        training = step_rate(model, inputs, labels, seconds)
+        works = {workers: loader_work(dataset, batch_size, workers, warm) for workers in (0, 2)}
+        rates = best_rates({**works, "step": step_work(model, inputs, labels)}, seconds)
+        loading, training = rates, rates["step"]
         rows.append(
             (
                 f"{modality}: {name}{label}",
@@ -243,7 +246,7 @@ def num_tokens(modality: str, x: torch.Tensor) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=1.5, help="time per window (best of 3)")
+    parser.add_argument("--seconds", type=float, default=1.5, help="time per window (best of 3 windows)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--size", default="default", help="size of the built-in datasets of part 2")
     args = parser.parse_args()

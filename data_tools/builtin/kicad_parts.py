@@ -63,7 +63,7 @@ def _sample(job: tuple[Path, Path]) -> None:
     modality="point",
     num_classes=len(CLASSES),
     description="real CAD models of electronic parts in 10 KiCad library classes, split by part family "
-    "(~1,300 train / 300 val clouds of 2,048 points with normals; tiny 12 models a class)",
+    "(1,278 train / 319 val clouds of 2,048 points with normals; tiny 12 models a class)",
     needs="apt-get and dpkg-deb (downloads the 379 MB package kicad-packages3d into the cache, no install); "
     "a few minutes",
     defaults={"num_points": 1024},

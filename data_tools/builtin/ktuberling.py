@@ -1,7 +1,7 @@
 """KTuberling: 1,700 real one-word human recordings from the game's Debian data package, by language.
 
-The 12 languages with at least 50 recordings are the classes. Each language was recorded in one
-session (and format), so recording conditions are part of what tells the classes apart.
+The 13 languages with at least 50 recordings (71 to 210 each) are the classes. Each language was
+recorded in one session (and format), so recording conditions are part of what tells the classes apart.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ SOUNDS = "usr/share/ktuberling/sounds"
 @register(
     "ktuberling",
     modality="audio",
-    num_classes=12,
-    description="real recordings of single words in 12 languages, 16 kHz (~1,300 train / 330 val; "
-    "tiny 96 / 24); the classes are the languages",
+    num_classes=13,
+    description="real recordings of single words in 13 languages, 16 kHz (1,375 train / 341 val; "
+    "tiny 104 / 26); the classes are the languages",
     needs="apt-get (downloads the 47 MB package ktuberling-data into the cache, no install)",
     defaults={"target_length": 256, "num_mel_bins": 128},
 )
