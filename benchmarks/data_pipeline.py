@@ -66,10 +66,7 @@ def test_files(folder: Path) -> dict[str, Path]:
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:224, 0:224]
     frames = np.stack(
-        [
-            (127 + 60 * np.sin((x + 3 * t) / 9) + 60 * np.cos((y - 2 * t) / 13)).astype(np.uint8)
-            for t in range(300)
-        ]
+        [(127 + 60 * np.sin((x + 3 * t) / 9) + 60 * np.cos((y - 2 * t) / 13)).astype(np.uint8) for t in range(300)]
     )
     frames = np.stack([frames, np.roll(frames, 40, axis=2), frames[:, ::-1]], axis=-1)
     write_video(folder / "video.mp4", frames, fps=30)

@@ -93,7 +93,9 @@ def main() -> None:
             results[pathway] = (samples / statistics.median(loop), samples / statistics.median(runs))
     print(f"\n{'model':<10}{'hand loop':>14}{'trainer':>14}{'ratio':>8}")
     for pathway, (loop_rate, run_rate) in results.items():
-        print(f"{'m2pt' if pathway else 'baseline':<10}{loop_rate:>10.0f} /s{run_rate:>10.0f} /s{run_rate / loop_rate:>8.3f}")
+        print(
+            f"{'m2pt' if pathway else 'baseline':<10}{loop_rate:>10.0f} /s{run_rate:>10.0f} /s{run_rate / loop_rate:>8.3f}"
+        )
     if True in results:
         print(f"\nM2PT vs baseline throughput (trainer): {results[True][1] / results[False][1]:.3f}x")
     print("target: trainer >= 0.95x the hand loop")

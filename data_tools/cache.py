@@ -74,9 +74,7 @@ def apt_deb(package: str, root: str | Path | None = None) -> Path:
     with tempfile.TemporaryDirectory(prefix=".tmp-", dir=debs) as tmp:
         result = subprocess.run(["apt-get", "download", package], cwd=tmp, capture_output=True, text=True)
         if result.returncode != 0:
-            hint = (
-                "run 'apt-get update' first" if "Unable to locate" in result.stderr else result.stderr.strip()
-            )
+            hint = "run 'apt-get update' first" if "Unable to locate" in result.stderr else result.stderr.strip()
             raise RuntimeError(f"apt-get download {package} failed: {hint}")
         (deb,) = Path(tmp).glob("*.deb")
         os.replace(deb, debs / deb.name)

@@ -54,9 +54,7 @@ def _array_columns(path: Path, features: Sequence[Feature]) -> list[np.ndarray]:
     array = np.load(path)
     width = 3 + 3 * len(features)
     if array.ndim != 2 or array.shape[1] != width:
-        raise DataFileError(
-            path, f"expected an array [N, {width}] (xyz, {', '.join(features)}), got {array.shape}"
-        )
+        raise DataFileError(path, f"expected an array [N, {width}] (xyz, {', '.join(features)}), got {array.shape}")
     return [array]
 
 

@@ -34,9 +34,7 @@ Backend = Literal["auto", "decord", "pyav"]
 Start = Literal["center", "random"]
 
 
-def clip_indices(
-    num_available: int, num_frames: int, stride: int, start: Start | int = "center"
-) -> list[int]:
+def clip_indices(num_available: int, num_frames: int, stride: int, start: Start | int = "center") -> list[int]:
     """Frame indices of a clip; past the end of the video they repeat the last frame."""
     span = (num_frames - 1) * stride + 1
     latest = max(num_available - span, 0)
@@ -112,9 +110,7 @@ def _decode(path: str | Path, choose: Choose, size: int | None, backend: Backend
     return clip
 
 
-def checked_indices(
-    path: Path, count: int, num_frames: int, stride: int, start: Start | int, pad: bool
-) -> list[int]:
+def checked_indices(path: Path, count: int, num_frames: int, stride: int, start: Start | int, pad: bool) -> list[int]:
     """`clip_indices`, or DataFileError for a video without frames or too short when not `pad`."""
     if count == 0:
         raise DataFileError(path, "video has no frames")
@@ -178,9 +174,7 @@ def write_video(
             if bit_rate is not None:
                 stream.bit_rate = bit_rate
             for image in frames:
-                frame = av.VideoFrame.from_ndarray(
-                    np.ascontiguousarray(image), format="gray" if grey else "rgb24"
-                )
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="gray" if grey else "rgb24")
                 container.mux(stream.encode(frame))
             container.mux(stream.encode())
         os.replace(tmp, path)

@@ -85,7 +85,5 @@ def build(dest: Path, size: str, cache: Path) -> dict[str, Any]:
                 folder.mkdir(parents=True, exist_ok=True)
                 jobs.append((Path(tmp) / MODELS / f"{name}.3dshapes" / f"{stem}.wrl", folder / f"{stem}.npz"))
         with ProcessPoolExecutor(os.cpu_count() or 2) as pool:
-            list(
-                tqdm(pool.map(_sample, jobs, chunksize=8), total=len(jobs), desc="kicad_parts", unit="model")
-            )
+            list(tqdm(pool.map(_sample, jobs, chunksize=8), total=len(jobs), desc="kicad_parts", unit="model"))
     return {"num_points": 256} if size == "tiny" else {}

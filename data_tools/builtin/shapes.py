@@ -58,10 +58,7 @@ def build(dest: Path, size: str, cache: Path) -> dict[str, Any]:
     num_train, num_val = PER_CLASS[size]
     rng = np.random.default_rng(0)
     jobs = [
-        (split, kind, i)
-        for kind in SHAPES
-        for split, n in (("train", num_train), ("val", num_val))
-        for i in range(n)
+        (split, kind, i) for kind in SHAPES for split, n in (("train", num_train), ("val", num_val)) for i in range(n)
     ]
     for split, kind, i in tqdm(jobs, desc="shapes", unit="cloud"):
         points, normals = make_cloud(kind, STORED_POINTS[size], rng)

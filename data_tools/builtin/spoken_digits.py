@@ -70,9 +70,7 @@ def espeak_variants() -> list[str]:
 def speakers(count: int) -> list[Speaker]:
     """`count` speakers drawn (seed 0) from every espeak-ng accent x variant and flite voice x take."""
     rng = random.Random(0)
-    voices = [
-        ("espeak-ng", f"{accent}+{variant}", 0) for accent in ESPEAK_ACCENTS for variant in espeak_variants()
-    ]
+    voices = [("espeak-ng", f"{accent}+{variant}", 0) for accent in ESPEAK_ACCENTS for variant in espeak_variants()]
     voices += [("flite", voice, take) for voice in FLITE_VOICES for take in range(FLITE_TAKES)]
     everyone = [Speaker(*voice, speed=rng.uniform(0.75, 1.3), pitch=rng.random()) for voice in voices]
     return rng.sample(everyone, count)
