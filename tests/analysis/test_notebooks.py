@@ -1,11 +1,14 @@
 """Every notebook runs headless at its small size, and is committed without outputs.
 
-Notebooks execute with papermill in a kernel started from this interpreter (the ``python3``
-kernel: ipykernel's, resolved to ``sys.executable``), with ``OUTPUT_DIR`` pointed at a temporary
-folder and this checkout first on the kernel's ``PYTHONPATH``. A failing cell fails the test.
+Notebooks execute with papermill in a ``python3`` kernel of this interpreter (a kernel spec
+written for the test and found first through ``JUPYTER_PATH``: nothing needs registering), with
+``OUTPUT_DIR`` pointed at a temporary folder and this checkout first on the kernel's
+``PYTHONPATH``. A failing cell fails the test.
 """
 
+import json
 import os
+import sys
 from pathlib import Path
 
 import nbformat
@@ -39,11 +42,23 @@ def test_small_parameters_cell(path):
     assert "SMALL = True" in cells[0].source and "OUTPUT_DIR = " in cells[0].source
 
 
+@pytest.fixture(scope="module")
+def jupyter_path(tmp_path_factory) -> Path:
+    """A folder with a ``python3`` kernel spec that starts this interpreter (shadowing any other)."""
+    folder = tmp_path_factory.mktemp("jupyter")
+    spec = folder / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"}))
+    return folder
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_runs_headless_at_small_size(path, tmp_path, monkeypatch):
+def test_runs_headless_at_small_size(path, tmp_path, monkeypatch, jupyter_path):
     paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    monkeypatch.setenv("JUPYTER_PATH", str(jupyter_path))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tiny models; and xdist workers share the cores
     papermill.execute_notebook(
         str(path),
