@@ -1,0 +1,107 @@
+"""A pair grid: which auxiliary modality helps which target, beyond what controls do.
+
+A grid folder holds one ``compare`` run per pair, named ``<target>__<aux>/`` (see
+:func:`pair_name`), each with arms ``baseline``, ``m2pt`` and controls. :func:`load_grid` reads
+every pair's effects back from the folders alone; :func:`grid_heatmap` plots them.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+
+from analysis.comparisons import load_comparison
+from m2pt.stats import Summary
+
+SEPARATOR = "__"
+
+
+@dataclass(frozen=True)
+class PairEffect:
+    """The effect of one (target, auxiliary) pair's pathway arm, paired over seeds."""
+
+    target: str
+    aux: str
+    versus_baseline: Summary  # arm - baseline
+    beyond_control: Summary | None  # arm - best control (None without controls)
+    best_control: str | None
+
+
+def pair_name(target: str, aux: str) -> str:
+    """The folder name of a pair: ``image__audio``."""
+    return f"{target}{SEPARATOR}{aux}"
+
+
+def load_grid(folder: str | Path, arm: str = "m2pt") -> dict[tuple[str, str], PairEffect]:
+    """Every ``<target>__<aux>/results.json`` under ``folder``: the effect of ``arm`` by (target, aux)."""
+    grid = {}
+    for results in sorted(Path(folder).glob(f"*{SEPARATOR}*/results.json")):
+        target, _, aux = results.parent.name.partition(SEPARATOR)
+        comparison = load_comparison(results.parent)
+        if arm not in comparison.scores:
+            raise ValueError(f"{results.parent} has no arm {arm!r} (arms: {sorted(comparison.scores)})")
+        grid[target, aux] = PairEffect(
+            target, aux, comparison.versus(arm), comparison.beyond_controls(arm), comparison.best_control()
+        )
+    if not grid:
+        raise FileNotFoundError(f"{folder} holds no <target>{SEPARATOR}<aux>/results.json")
+    return grid
+
+
+def grid_heatmap(
+    grid: Mapping[tuple[str, str], PairEffect],
+    *,
+    beyond_control: bool = True,
+    scale: float = 100.0,
+    title: str | None = None,
+) -> go.Figure:
+    """Target (rows) x auxiliary (columns) heatmap of the paired effect beyond the best control
+    (or vs the baseline with ``beyond_control=False``), with its 95% interval in each cell;
+    ``*`` marks an interval that excludes zero. Hover shows both effects and the control."""
+    targets = sorted({t for t, _ in grid})
+    auxes = sorted({a for _, a in grid})
+    z = np.full((len(targets), len(auxes)), np.nan)
+    text = [[""] * len(auxes) for _ in targets]
+    hover = [["no run"] * len(auxes) for _ in targets]
+    for (target, aux), effect in grid.items():
+        i, j = targets.index(target), auxes.index(aux)
+        shown = effect.beyond_control if beyond_control else effect.versus_baseline
+        beyond = effect.beyond_control.format(scale) if effect.beyond_control else "no control"
+        hover[i][j] = (
+            f"target {target}, auxiliary {aux}<br>vs baseline: {effect.versus_baseline.format(scale)}"
+            f"<br>beyond best control ({effect.best_control}): {beyond}<br>{effect.versus_baseline.n} seeds"
+        )
+        if shown is None:
+            text[i][j] = "no control"
+            continue
+        z[i, j] = shown.mean * scale
+        text[i][j] = shown.format(scale) + (" *" if shown.excludes_zero else "")
+    finite = np.abs(z[np.isfinite(z)])
+    bound = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    effect_name = "beyond best control" if beyond_control else "vs baseline"
+    unit = " (points)" if scale == 100 else ""
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=auxes,
+            y=targets,
+            text=text,
+            texttemplate="%{text}",
+            customdata=hover,
+            hovertemplate="%{customdata}<extra></extra>",
+            colorscale="RdBu",
+            zmid=0.0,
+            zmin=-bound,
+            zmax=bound,
+            colorbar={"title": {"text": f"Δ{unit}"}},
+        )
+    )
+    fig.update_layout(
+        title=title or f"Effect of the pathway {effect_name}{unit}, paired mean [95% CI]",
+        xaxis_title="auxiliary modality",
+        yaxis_title="target modality",
+        yaxis={"autorange": "reversed"},
+    )
+    return fig

@@ -1,0 +1,61 @@
+import shutil
+
+import numpy as np
+import pytest
+
+from analysis.grid import grid_heatmap, load_grid, pair_name
+from m2pt.comparison import Comparison
+
+
+def save_pair(folder, target, aux, gain, control_gain, spread, controls=True):
+    """Three seeds; m2pt = baseline + gain + (-spread, 0, +spread), control = baseline + control_gain."""
+    base = {0: 0.5, 1: 0.6, 2: 0.7}
+    scores = {"baseline": base, "m2pt": {s: v + gain + spread * (s - 1) for s, v in base.items()}}
+    if controls:
+        scores["shuffled"] = {s: v + control_gain for s, v in base.items()}
+    Comparison(scores, controls=["shuffled"] if controls else []).save(folder / pair_name(target, aux))
+
+
+@pytest.fixture
+def grid_folder(tmp_path):
+    save_pair(tmp_path, "image", "audio", gain=0.05, control_gain=0.04, spread=0.01)
+    save_pair(tmp_path, "image", "point", gain=0.02, control_gain=0.0, spread=0.002)
+    save_pair(tmp_path, "audio", "image", gain=0.03, control_gain=0.0, spread=0.0, controls=False)
+    return tmp_path
+
+
+def test_load_grid_reads_each_pair_effect(grid_folder):
+    grid = load_grid(grid_folder)
+    assert set(grid) == {("image", "audio"), ("image", "point"), ("audio", "image")}
+    effect = grid["image", "audio"]
+    assert effect.versus_baseline.mean == pytest.approx(0.05) and effect.versus_baseline.n == 3
+    assert effect.beyond_control.mean == pytest.approx(0.01) and effect.best_control == "shuffled"
+    assert effect.beyond_control.low < 0.01 < effect.beyond_control.high
+    assert grid["audio", "image"].beyond_control is None
+
+
+def test_heatmap_shows_the_effect_beyond_the_control_with_its_interval(grid_folder):
+    grid = load_grid(grid_folder)
+    heatmap = grid_heatmap(grid).data[0]
+    assert list(heatmap.y) == ["audio", "image"] and list(heatmap.x) == ["audio", "image", "point"]
+    z = np.array(heatmap.z, dtype=float)
+    assert z[1, 0] == pytest.approx(1.0) and z[1, 2] == pytest.approx(2.0)
+    assert np.isnan(z[0, 1]) and heatmap.text[0][1] == "no control"  # audio target: no control arm
+    assert np.isnan(z[0, 0]) and heatmap.customdata[0][0] == "no run"
+    assert heatmap.text[1][0] == grid["image", "audio"].beyond_control.format(100)  # interval includes zero
+    assert heatmap.text[1][2] == grid["image", "point"].beyond_control.format(100) + " *"  # excludes zero
+    versus = np.array(grid_heatmap(grid, beyond_control=False).data[0].z, dtype=float)
+    assert versus[0, 1] == pytest.approx(3.0) and versus[1, 0] == pytest.approx(5.0)
+
+
+def test_a_real_compare_run_is_a_pair(tmp_path, experiment_run):
+    shutil.copytree(experiment_run / "from_scratch", tmp_path / pair_name("image", "audio"))
+    effect = load_grid(tmp_path)["image", "audio"]
+    assert effect.best_control in ("random", "shuffled") and effect.versus_baseline.n == 2
+
+
+def test_errors(tmp_path, grid_folder):
+    with pytest.raises(FileNotFoundError):
+        load_grid(tmp_path / "empty")
+    with pytest.raises(ValueError, match="no arm 'm3pt'"):
+        load_grid(grid_folder, arm="m3pt")
