@@ -105,3 +105,28 @@ def grid_heatmap(
         yaxis={"autorange": "reversed"},
     )
     return fig
+
+
+def grid_markdown(grid: Mapping[tuple[str, str], PairEffect], scale: float = 100.0) -> str:
+    """One row per pair: the effect vs the baseline and beyond the best control, paired [95% CI]."""
+    lines = [
+        "| target | auxiliary | Δ vs baseline [95% CI] | best control | Δ beyond best control [95% CI] |",
+        "|---|---|---|---|---|",
+    ]
+    for (target, aux), effect in sorted(grid.items()):
+        beyond = effect.beyond_control.format(scale) if effect.beyond_control else "—"
+        lines.append(
+            f"| {target} | {aux} | {effect.versus_baseline.format(scale)} | {effect.best_control or '—'} | {beyond} |"
+        )
+    return "\n".join(lines) + "\n\n(percentage points, paired over seeds)\n"
+
+
+def write_grid_report(folder: str | Path, arm: str = "m2pt") -> list[Path]:
+    """``grid.md`` and the heatmap of the effect beyond the best control, re-read from ``folder``."""
+    from analysis.figures import save_figure
+    from m2pt.atomic import atomic_write_text
+
+    folder = Path(folder)
+    grid = load_grid(folder, arm)
+    table = atomic_write_text(folder / "grid.md", grid_markdown(grid))
+    return [table, *save_figure(grid_heatmap(grid), folder / "figures" / "grid_heatmap")]

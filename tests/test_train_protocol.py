@@ -36,6 +36,7 @@ def test_experiment_pretrains_compares_merges_and_reports(tmp_path):
     report = (root / "report.md").read_text()
     assert "## tune" in report and "## fix" in report and "Beyond the best control (shuffled)" in report
     assert "## Merge" in report and "verified" in report
+    assert "figures/tune_comparison.html" in report and (root / "figures" / "fix_lambda_heatmap.html").is_file()
     config = (root / "tune" / "m2pt" / "seed1" / "config.yaml").read_text()
     assert "seed: 1" in config and "encoder.safetensors" in config
 
@@ -55,3 +56,4 @@ def test_grid_runs_every_ordered_pair_and_shares_pair_independent_arms(tmp_path)
     assert not (root / "image__audio" / "m2pt").is_symlink()
     table = (root / "grid.md").read_text()
     assert "| image | audio |" in table and "| audio | image |" in table and "random" in table
+    assert (root / "figures" / "grid_heatmap.html").is_file()

@@ -7,7 +7,8 @@
    auxiliary ``name``'s encoder.
 3. Merge the first seed's ``experiment.merge_arm`` model and verify the merge.
 4. Write ``report.md``: each setting's table, a plain-words verdict on the effect beyond the
-   controls, and the merge check.
+   controls, the merge check, and the figures (``figures/``: comparisons, λ over training, λ and
+   effective contribution per layer).
 """
 
 from pathlib import Path
@@ -46,7 +47,10 @@ def experiment(config: Config, overrides: list[str] = (), resume: bool = False) 
     if config.experiment.merge_arm and first:
         source = root / first / config.experiment.merge_arm / f"seed{config.compare.seeds[0]}"
         merged = merge_stage(apply_overrides(config, {"source": str(source), "stage": "merge"}))
-    report = write_report(root, config, comparisons, encoders, merged)
+    from analysis.report import experiment_figures  # analysis builds on the trainer: imported when used
+
+    figures = experiment_figures(root, arm=config.experiment.merge_arm or "m2pt")
+    report = write_report(root, config, comparisons, encoders, merged, figures)
     print(f"\n{report.read_text()}\nreport: {report}")
     return {setting: c.to_json() for setting, c in comparisons.items()}
 
@@ -75,7 +79,7 @@ def substitute(value: Any, names: dict[str, str]) -> Any:
 
 
 def write_report(root: Path, config: Config, comparisons: dict[str, Comparison], encoders: dict[str, Path],
-                 merged: dict[str, Any] | None) -> Path:  # fmt: skip
+                 merged: dict[str, Any] | None, figures: list[Path]) -> Path:  # fmt: skip
     lines = [f"# Experiment {root.name}", "",
              f"Target: {config.model.modality} ({config.data.dataset}), model {config.model.size}; "
              f"seeds {config.compare.seeds}; {config.epochs} epochs per run.",
@@ -90,6 +94,8 @@ def write_report(root: Path, config: Config, comparisons: dict[str, Comparison],
         lines += ["## Merge", "", f"{merged['source']} -> {merged['merged']}: max |output difference| "
                   f"{merged['max_abs_difference']:.2e} ({status}); {merged['parameters_before']:,} -> "
                   f"{merged['parameters_after']:,} parameters.", ""]  # fmt: skip
+    if figures:
+        lines += ["## Figures", "", *(f"- {p.relative_to(root)}" for p in figures if p.suffix == ".html"), ""]
     path = root / "report.md"
     atomic_write_text(path, "\n".join(lines))
     return path

@@ -7,15 +7,15 @@
    (the baseline, the random control, a same-modality reference) do not depend on the pair:
    they run once per target in ``<run>/<target>__shared/`` and every pair of that target links
    to them, so they cost one run per seed instead of one per pair.
-3. ``grid.md``: per pair, the paired effect of ``m2pt`` vs the baseline and beyond the best
-   control. Everything can be re-read from the run folders alone.
+3. ``grid.md`` and ``figures/grid_heatmap.html``: per pair, the paired effect of ``m2pt`` vs
+   the baseline and beyond the best control (``analysis.grid``, which re-reads and re-plots a
+   grid from its run folders alone).
 """
 
 import os
 from pathlib import Path
 from typing import Any
 
-from m2pt.atomic import atomic_write_text
 from m2pt.comparison import Comparison
 from m2pt.train.config import Config, ConfigError, apply_overrides
 from m2pt.train.run_dir import RunDir
@@ -52,8 +52,10 @@ def grid(config: Config, overrides: list[str] = (), resume: bool = False) -> dic
                                            "output_dir": str(root), "name": pair})  # fmt: skip
             print(f"\n== target {target}, auxiliary {aux} ==")
             results[pair] = Comparison.from_json(compare(sub))
-    path = write_grid_table(root, results)
-    print(f"\n{path.read_text()}\ngrid table: {path}")
+    from analysis.grid import write_grid_report  # analysis builds on the trainer: imported when used
+
+    table, *figures = write_grid_report(root)
+    print(f"\n{table.read_text()}\ngrid table: {table}\nfigures: {', '.join(map(str, figures))}")
     return {pair: comparison.to_json() for pair, comparison in results.items()}
 
 
@@ -68,18 +70,3 @@ def link_shared_arms(root: Path, target: str, pair: str, arms: dict[str, dict[st
         if not link.exists():
             link.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(os.path.relpath(shared, link.parent), link)
-
-
-def write_grid_table(root: Path, results: dict[str, Comparison], arm: str = "m2pt") -> Path:
-    lines = ["| target | auxiliary | Δ vs baseline [95% CI] | best control | Δ beyond best control [95% CI] |",
-             "|---|---|---|---|---|"]  # fmt: skip
-    for pair, comparison in results.items():
-        target, aux = pair.split("__")
-        if arm not in comparison.scores:
-            continue
-        beyond = comparison.beyond_controls(arm)
-        lines.append(f"| {target} | {aux} | {comparison.versus(arm).format(100)} | {comparison.best_control() or '—'} | "
-                     f"{beyond.format(100) if beyond else '—'} |")  # fmt: skip
-    path = root / "grid.md"
-    atomic_write_text(path, "\n".join(lines) + "\n\n(percentage points, paired over seeds)\n")
-    return path
