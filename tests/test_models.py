@@ -39,7 +39,7 @@ def test_every_modality_and_size_trains_one_step(modality, size):
 @pytest.mark.parametrize(
     ("modality", "settings", "tokens"),
     [
-        ("image", {}, 49),
+        ("image", {}, 16),
         ("audio", {}, 64),
         ("video", {}, 8 * 16),
         ("video", dict(tubelet=2), 4 * 16),
@@ -85,11 +85,11 @@ def test_pairing_with_an_aux_of_another_width_fails_clearly():
 
 
 def test_mae_image_checkpoint_loads_with_resampled_positions_and_channels(tmp_path):
-    checkpoint, expected = official_layouts.mae_image(dim=96, depth=4, patch=4, grid=14)
+    checkpoint, expected = official_layouts.mae_image(dim=96, depth=4, patch=7, grid=14)
     torch.save(checkpoint, tmp_path / "mae.pth")
-    model = build_model("image", num_classes=10)  # 28x28 grey: a 7x7 grid, one channel
+    model = build_model("image", num_classes=10)  # 28x28 grey: a 4x4 grid, one channel
     report = load_pretrained(model, tmp_path / "mae.pth")
-    assert "(14, 14) -> (7, 7)" in report.adapted["pos_embed"]
+    assert "(14, 14) -> (4, 4)" in report.adapted["pos_embed"]
     assert "input channels 3 -> 1" in report.adapted["patch_embed.proj.weight"]
     assert torch.equal(model.blocks[3].mlp.fc1.weight, expected["blocks.3.mlp.fc1.weight"])
     assert set(report.missing) == {"head.weight", "head.bias"}
@@ -147,7 +147,7 @@ def test_checkpoint_of_another_depth_or_width_is_refused():
     [
         ("image", torch.randn(2, 28, 28), r"\[B,C,H,W\] \(4 dims\)"),
         ("image", torch.randn(2, 3, 28, 28), "expects 1 channels"),
-        ("image", torch.randn(2, 1, 30, 28), "height 30 is not divisible by the patch size 4"),
+        ("image", torch.randn(2, 1, 30, 28), "height 30 is not divisible by the patch size 7"),
         ("audio", torch.randn(2, 1, 100, 128), "spectrogram: height 100"),
         (
             "video",
@@ -176,7 +176,7 @@ def test_unknown_names_give_clear_errors():
 
 def test_grid_model_takes_other_image_sizes():
     model = build_model("image", num_classes=2)
-    assert model(torch.randn(1, 1, 36, 20)).shape == (1, 2)
+    assert model(torch.randn(1, 1, 35, 21)).shape == (1, 2)
 
 
 def test_sincos_positions_are_fixed_and_not_saved():

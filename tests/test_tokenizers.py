@@ -82,3 +82,24 @@ def test_sincos_positions_are_distinct_per_token():
     assert torch.cdist(table, table).add(torch.eye(24)).min() > 0.1
     with pytest.raises(ValueError, match="divisible"):
         sincos_position_embedding((2, 3), 30)
+
+
+def test_pointnet_equals_point_mae_convolution_layout():
+    """The channel-last PointNet computes what Conv1d over [N, C, k] computes (Point-MAE's layout)."""
+    tokenizer = PointTokenizer(16, num_points=128, group_size=8, widths=(8, 12, 20)).eval()
+    groups = torch.randn(2, 32, 8, 3)
+    x = groups.reshape(64, 8, 3).transpose(1, 2)  # [BG, C, k]
+
+    def conv_stage(stage, x):
+        for layer in stage:
+            x = (
+                torch.nn.functional.conv1d(x, layer.weight, layer.bias)
+                if isinstance(layer, torch.nn.Conv1d)
+                else layer(x)
+            )
+        return x
+
+    local = conv_stage(tokenizer.first_conv, x)
+    x = torch.cat([local.amax(dim=2, keepdim=True).expand(-1, -1, 8), local], dim=1)
+    expected = conv_stage(tokenizer.second_conv, x).amax(dim=2).reshape(2, 32, 16)
+    torch.testing.assert_close(tokenizer.encode(groups), expected, atol=1e-5, rtol=1e-5)

@@ -2,8 +2,8 @@
 
 A modality is a tokenizer class, a model class, and the tokenizer settings of its sizes. Sizes
 set the transformer's shape; ``tiny`` is sized for CPU runs and the built-in datasets, the
-others use the paper's input settings (the tiny point model takes Point-MAE's 1024 points in 64
-groups of 32, with a narrower PointNet). Every setting can be overridden by keyword.
+others use the paper's input settings (the tiny point model takes 1024 points in 64 groups of 16,
+with a narrower PointNet). Every setting can be overridden by keyword.
 """
 
 import inspect
@@ -47,7 +47,7 @@ def register_modality(name: str, modality: Modality) -> None:
 
 register_modality(
     "image",
-    Modality(ImageTokenizer, GridViT, inputs={"tiny": dict(img_size=28, patch_size=4, in_chans=1)}),
+    Modality(ImageTokenizer, GridViT, inputs={"tiny": dict(img_size=28, patch_size=7, in_chans=1)}),
 )
 register_modality(
     "audio",
@@ -62,7 +62,7 @@ register_modality(
     Modality(
         PointTokenizer,
         PointViT,
-        inputs={"tiny": dict(num_points=1024, num_groups=64, group_size=32, widths=(32, 64, 128))},
+        inputs={"tiny": dict(num_points=1024, num_groups=64, group_size=16, widths=(32, 64, 64))},
     ),
 )
 

@@ -17,12 +17,25 @@ Two variants:
 """
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from m2pt.ops import farthest_point_sample, gather_points, knn
 from m2pt.tokenizers.checks import check_input
 
 POINT_VARIANTS = ("point-mae", "adjacency")
+
+
+class PointwiseConv(nn.Conv1d):
+    """A 1x1 ``Conv1d`` (Point-MAE's parameters, ``weight [out, in, 1]``) applied to channel-last
+    points ``[..., in] -> [..., out]`` as one matrix product: the same function, several times
+    faster on CPU than a convolution over ``[N, in, k]``."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(in_channels, out_channels, kernel_size=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight[..., 0], self.bias)
 
 
 class PointTokenizer(nn.Module):
@@ -54,16 +67,16 @@ class PointTokenizer(nn.Module):
         self.variant = variant
         first, second, third = widths
         self.first_conv = nn.Sequential(
-            nn.Conv1d(self.channels, first, 1),
+            PointwiseConv(self.channels, first),
             nn.BatchNorm1d(first),
             nn.ReLU(inplace=True),
-            nn.Conv1d(first, second, 1),
+            PointwiseConv(first, second),
         )
         self.second_conv = nn.Sequential(
-            nn.Conv1d(2 * second, third, 1),
+            PointwiseConv(2 * second, third),
             nn.BatchNorm1d(third),
             nn.ReLU(inplace=True),
-            nn.Conv1d(third, embed_dim, 1),
+            PointwiseConv(third, embed_dim),
         )
         if variant == "adjacency":
             self.adjacency_proj = nn.Linear(self.num_groups, embed_dim, bias=False)
@@ -96,11 +109,10 @@ class PointTokenizer(nn.Module):
     def encode(self, groups: Tensor) -> Tensor:
         """``groups [B,G,k,C] -> [B,G,D]``: PointNet per group, max-pooled over its points."""
         b, g, k, c = groups.shape
-        x = groups.reshape(b * g, k, c).transpose(1, 2)  # [BG,C,k]
-        local = self.first_conv(x)  # [BG,256,k]
-        pooled = local.amax(dim=2, keepdim=True)  # [BG,256,1]
-        x = torch.cat([pooled.expand(-1, -1, k), local], dim=1)  # [BG,2*256,k]
-        return self.second_conv(x).amax(dim=2).reshape(b, g, -1)
+        local = self.first_conv(groups.reshape(b * g * k, c)).reshape(b * g, k, -1)  # [BG,k,256]
+        pooled = local.amax(dim=1, keepdim=True)  # [BG,1,256]
+        x = torch.cat([pooled.expand(-1, k, -1), local], dim=2).reshape(b * g * k, -1)  # [BGk,512]
+        return self.second_conv(x).reshape(b * g, k, -1).amax(dim=1).reshape(b, g, -1)
 
     def adjacency(self, centres: Tensor) -> Tensor:
         """``centres [B,G,3] -> [B,G,G]`` Gaussian kernel of centre distances (see module doc)."""

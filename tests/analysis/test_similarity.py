@@ -77,7 +77,7 @@ def test_pathway_similarity_known_answers(model):
 def test_block_updates_are_outputs_minus_inputs(model):
     x = model.example_input(2)
     outputs, updates = block_outputs(model, x), block_outputs(model, x, part="update")
-    assert len(outputs) == 3 and outputs[0].shape == (2, 1 + 49, 96)
+    assert len(outputs) == 3 and outputs[0].shape == (2, 1 + 16, 96)
     for i in (1, 2):  # block i's input is block i-1's output
         torch.testing.assert_close(outputs[i] - updates[i], outputs[i - 1])
     assert model.training is False
