@@ -65,14 +65,16 @@ def aux_epoch_arms(pretrain_run: str | Path) -> Arms:
     return {"baseline": {}} | {f"epoch{epoch}": pathway_arm(str(by_epoch[epoch])) for epoch in sorted(by_epoch)}
 
 
-def control_arms(aux: str, controls: Sequence[str] = CONTROLS) -> Arms:
+def control_arms(aux: str, controls: Sequence[str] = CONTROLS, *, same_modality: str | None = None) -> Arms:
     """Baseline, ``m2pt`` (the auxiliary ``aux``) and each control: ``random``, ``shuffled`` (of ``aux``),
-    ``norm_matched`` (random weights at ``aux``'s norms); see :mod:`m2pt.controls`."""
+    ``norm_matched`` (random weights at ``aux``'s norms); see :mod:`m2pt.controls`. With ``same_modality``
+    (an encoder pretrained on the target modality's own training data) also that positive reference."""
     specs = {"random": "random", "shuffled": f"shuffled:{aux}", "norm_matched": f"norm_matched:{aux}"}
     unknown = set(controls) - set(specs)
     if unknown:
         raise ValueError(f"unknown control(s) {sorted(unknown)}; choose from {sorted(specs)}")
-    return {"baseline": {}, "m2pt": pathway_arm(aux)} | {c: pathway_arm(specs[c]) for c in controls}
+    reference = {"same_modality": pathway_arm(same_modality)} if same_modality else {}
+    return {"baseline": {}, "m2pt": pathway_arm(aux)} | {c: pathway_arm(specs[c]) for c in controls} | reference
 
 
 def ablation_rows(comparisons: Mapping[str, Comparison]) -> list[dict[str, Any]]:

@@ -121,12 +121,30 @@ def grid_markdown(grid: Mapping[tuple[str, str], PairEffect], scale: float = 100
     return "\n".join(lines) + "\n\n(percentage points, paired over seeds)\n"
 
 
+def reference_markdown(folder: str | Path, arm: str = "same_modality", scale: float = 100.0) -> str:
+    """Per target, the positive reference ``arm`` (an auxiliary pretrained on the target modality's
+    own training data) vs the baseline, paired [95% CI]: what a helpful auxiliary does at this scale.
+    Empty when no pair has that arm."""
+    rows = {}
+    for results in sorted(Path(folder).glob(f"*{SEPARATOR}*/results.json")):
+        target = results.parent.name.partition(SEPARATOR)[0]
+        comparison = load_comparison(results.parent)
+        if arm in comparison.scores and target not in rows:
+            rows[target] = f"| {target} | {comparison.versus(arm).format(scale)} |"
+    if not rows:
+        return ""
+    header = [f"Positive reference ({arm}):", "", "| target | Δ vs baseline [95% CI] |", "|---|---|"]
+    return "\n".join(header + list(rows.values())) + "\n"
+
+
 def write_grid_report(folder: str | Path, arm: str = "m2pt") -> list[Path]:
-    """``grid.md`` and the heatmap of the effect beyond the best control, re-read from ``folder``."""
+    """``grid.md`` (the pair table, and the positive reference when the grid has one) and the heatmap
+    of the effect beyond the best control, re-read from ``folder``."""
     from analysis.figures import save_figure
     from m2pt.atomic import atomic_write_text
 
     folder = Path(folder)
     grid = load_grid(folder, arm)
-    table = atomic_write_text(folder / "grid.md", grid_markdown(grid))
+    reference = reference_markdown(folder)
+    table = atomic_write_text(folder / "grid.md", grid_markdown(grid) + (f"\n{reference}" if reference else ""))
     return [table, *save_figure(grid_heatmap(grid), folder / "figures" / "grid_heatmap")]

@@ -4,8 +4,8 @@ Part 1 times the readers on files it writes itself: clips/s for decord vs PyAV o
 16-frame clips (stride 4) of a 300-frame 224x224 H.264 video, AudioMAE spectrograms/s from 10 s wav files,
 point clouds/s (load, normalise, resample to 1,024) and images/s (decode, resize, crop, normalise).
 Part 2 compares, per modality, a training loader over a built-in dataset (augmentation on; built into
-the cache first if missing, about a minute) with training steps (forward, backward, AdamW) of a ViT of
-width 96, depth 4, 3 heads on its batches. Video and point models use STAND-IN tokenizers.
+the cache first if missing, about a minute) with training steps (forward, backward, AdamW) of the
+registry's tiny model of that modality (width 96, depth 4, 3 heads) on its batches.
 
     python benchmarks/data_pipeline.py [--seconds 1.5] [--batch-size 32] [--size default|tiny]
 """
@@ -24,7 +24,6 @@ import open3d as o3d
 import soundfile
 import torch
 from PIL import Image
-from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 
 from data_tools import (
@@ -36,6 +35,7 @@ from data_tools import (
     make_loader,
     write_video,
 )
+from m2pt import build_model
 
 
 def best_rates(works: dict[str, Callable[[], int]], seconds: float, rounds: int = 3) -> dict[str, float]:
@@ -102,65 +102,12 @@ def reader_rows(files: dict[str, Path], seconds: float) -> list[tuple]:
     return [(name, f"{rate:8.1f}", f"{rate / slowest:5.2f}x") for name, rate in rates.items()]
 
 
-class TokenViT(nn.Module):
-    """STAND-IN for the real video/point tokenizers (written elsewhere): a tokenizer, then a ViT trunk of
-    the same size as the image/audio models (width 96, depth 4, 3 heads, class token)."""
-
-    def __init__(self, tokenize: nn.Module, num_tokens: int, num_classes: int, width: int = 96) -> None:
-        super().__init__()
-        self.tokenize = tokenize
-        self.cls = nn.Parameter(torch.zeros(1, 1, width))
-        self.pos = nn.Parameter(torch.randn(1, num_tokens + 1, width) * 0.02)
-        self.blocks = nn.Sequential(*[Block(width, 3) for _ in range(4)])
-        self.norm = nn.LayerNorm(width)
-        self.head = nn.Linear(width, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = self.tokenize(x)
-        tokens = torch.cat([self.cls.expand(len(tokens), -1, -1), tokens], dim=1) + self.pos
-        return self.head(self.norm(self.blocks(tokens))[:, 0])
+MODEL_SETTINGS = {"video": {"tubelet": 2}}  # as configs/grid.yaml
 
 
-class TubeletTokens(nn.Module):
-    """`[B, C, T, H, W]` to tokens `[B, T/2 * H/8 * W/8, width]` (2x8x8 tubelets)."""
-
-    def __init__(self, channels: int, width: int = 96) -> None:
-        super().__init__()
-        self.proj = nn.Conv3d(channels, width, (2, 8, 8), (2, 8, 8))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x).flatten(2).transpose(1, 2)
-
-
-class PointGroupTokens(nn.Module):
-    """`[B, P, 3]` to 64 tokens: the 32 nearest neighbours of 64 centres through a shared MLP, max-pooled."""
-
-    def __init__(self, width: int = 96, groups: int = 64, neighbours: int = 32) -> None:
-        super().__init__()
-        self.groups, self.neighbours = groups, neighbours
-        self.mlp = nn.Sequential(nn.Linear(3, 64), nn.GELU(), nn.Linear(64, width))
-        self.centre = nn.Linear(3, width)
-
-    def forward(self, points: torch.Tensor) -> torch.Tensor:
-        xyz = points[..., :3]
-        centres = xyz[:, : self.groups]  # the points are in random order already
-        nearest = torch.cdist(centres, xyz).topk(self.neighbours, largest=False).indices
-        groups = torch.gather(
-            xyz.unsqueeze(1).expand(-1, self.groups, -1, -1), 2, nearest[..., None].expand(-1, -1, -1, 3)
-        )
-        return self.mlp(groups - centres.unsqueeze(2)).amax(dim=2) + self.centre(centres)
-
-
-def tiny_model(modality: str, x: torch.Tensor, num_classes: int) -> nn.Module:
-    size = {"embed_dim": 96, "depth": 4, "num_heads": 3, "num_classes": num_classes}
-    if modality == "image":
-        return VisionTransformer(img_size=x.shape[-2:], patch_size=4, in_chans=x.shape[0], **size)
-    if modality == "audio":
-        return VisionTransformer(img_size=x.shape[-2:], patch_size=16, in_chans=x.shape[0], **size)
-    if modality == "video":
-        channels, frames, height, width = x.shape
-        return TokenViT(TubeletTokens(channels), frames // 2 * (height // 8) * (width // 8), num_classes)
-    return TokenViT(PointGroupTokens(), 64, num_classes)
+def tiny_model(modality: str, num_classes: int) -> nn.Module:
+    """The registry's tiny model of ``modality`` (width 96, depth 4, 3 heads), as the runs use it."""
+    return build_model(modality, "tiny", num_classes=num_classes, **MODEL_SETTINGS.get(modality, {}))
 
 
 def loader_work(dataset, batch_size: int, workers: int, warm_epochs: int = 0) -> Callable[[], int]:
@@ -211,7 +158,7 @@ def loader_rows(size: str, batch_size: int, seconds: float) -> list[tuple]:
         dataset = build_dataset(name, size=size, augment=True, **options)
         inputs, labels = next(iter(make_loader(dataset, batch_size, drop_last=True)))
         x = inputs[0]
-        model = tiny_model(modality, x, len(dataset.classes))
+        model = tiny_model(modality, len(dataset.classes))
         warm = 3 if getattr(dataset.reader, "cache", False) else 0  # each worker caches what it reads
         works = {workers: loader_work(dataset, batch_size, workers, warm) for workers in (0, 2)}
         rates = best_rates({**works, "step": step_work(model, inputs, labels)}, seconds)
@@ -220,7 +167,7 @@ def loader_rows(size: str, batch_size: int, seconds: float) -> list[tuple]:
             (
                 f"{modality}: {name}{label}",
                 "x".join(map(str, x.shape)),
-                f"{num_tokens(modality, x)}{' (stand-in)' if modality in ('video', 'point') else ''}",
+                f"{model.embed(inputs[:1]).tokens.shape[1]}",
                 f"{loading[0]:7.0f}",
                 f"{loading[2]:7.0f}",
                 f"{training:7.0f}",
@@ -229,16 +176,6 @@ def loader_rows(size: str, batch_size: int, seconds: float) -> list[tuple]:
             )
         )
     return rows
-
-
-def num_tokens(modality: str, x: torch.Tensor) -> int:
-    if modality == "image":
-        return (x.shape[1] // 4) * (x.shape[2] // 4)
-    if modality == "audio":
-        return (x.shape[1] // 16) * (x.shape[2] // 16)
-    if modality == "video":
-        return x.shape[1] // 2 * (x.shape[2] // 8) * (x.shape[3] // 8)
-    return 64
 
 
 def main() -> None:

@@ -107,6 +107,22 @@ class Comparison:
             )
         return " ".join(parts)
 
+    def sensitivity(self, positive: str = "same_modality", scale: float = 100.0) -> str | None:
+        """One plain sentence on whether this comparison can detect a helpful auxiliary at all: the
+        ``positive`` reference arm (an auxiliary pretrained on the target modality's own data) beyond
+        the best control. None without that arm or without controls."""
+        beyond = self.beyond_controls(positive) if positive in self.scores else None
+        if beyond is None:
+            return None
+        detected = beyond.excludes_zero and beyond.mean > 0
+        return f"Positive reference ({positive}) beyond the best control: {beyond.format(scale)} points — " + (
+            "this setup detects a helpful auxiliary."
+            if detected
+            else "even an auxiliary of the target's own modality shows no effect beyond extra weights here, "
+            "so this setup cannot tell whether a cross-modal one helps: a null result above is not evidence "
+            "of no effect."
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "metric": self.metric,

@@ -60,9 +60,18 @@ def test_comparison_table_verdict_and_json_roundtrip(tmp_path):
     assert "| m2pt |" in table and "best control (shuffled)" in table and "%" in table
     assert "interval excludes zero" in c.verdict("m2pt")
     assert "Beyond the best control (shuffled)" in c.verdict("m2pt")
+    assert c.sensitivity() is None  # no positive reference arm
     c.save(tmp_path)
     again = Comparison.from_json(__import__("json").loads((tmp_path / "results.json").read_text()))
     assert again.scores == c.scores and again.controls == c.controls
+
+
+def test_sensitivity_says_whether_the_positive_reference_beats_the_controls():
+    scores = {"baseline": {0: 0.50, 1: 0.52, 2: 0.51}, "random": {0: 0.55, 1: 0.56, 2: 0.55}}
+    weak = Comparison(scores | {"same_modality": {0: 0.55, 1: 0.57, 2: 0.54}}, controls=["random"])
+    assert "cannot tell" in weak.sensitivity()
+    strong = Comparison(scores | {"same_modality": {0: 0.65, 1: 0.66, 2: 0.66}}, controls=["random"])
+    assert "+10.33" in strong.sensitivity() and "detects a helpful auxiliary" in strong.sensitivity()
 
 
 def test_unknown_reference():

@@ -42,7 +42,10 @@ def test_experiment_pretrains_compares_merges_and_reports(tmp_path):
 
 
 def test_grid_runs_every_ordered_pair_and_shares_pair_independent_arms(tmp_path):
-    arms = "{baseline: {}, m2pt: {pathway.aux: ['${aux}']}, random: {pathway.aux: [random]}}"
+    arms = (
+        "{baseline: {}, m2pt: {pathway.aux: ['${aux}']}, random: {pathway.aux: [random]}, "
+        "same_modality: {pathway.aux: ['${self}']}}"
+    )
     result = run_stage("grid", overrides=[
         f"output_dir={tmp_path}", "name=grid", *COMMON,
         "grid.modalities={image: {data.dataset: mnist, model.modality: image}, "
@@ -54,6 +57,12 @@ def test_grid_runs_every_ordered_pair_and_shares_pair_independent_arms(tmp_path)
     assert (root / "image__audio" / "baseline").is_symlink()
     assert (root / "image__shared" / "baseline" / "seed1" / "summary.json").is_file()
     assert not (root / "image__audio" / "m2pt").is_symlink()
+    assert (root / "image__audio" / "same_modality").is_symlink()  # the target's own encoder: pair-independent
+    config = (root / "image__shared" / "same_modality" / "seed0" / "config.yaml").read_text()
+    assert "aux/image/encoder.safetensors" in config
+    comparison = Comparison.from_json(json.loads((root / "audio__image" / "results.json").read_text()))
+    assert comparison.controls == ["random"] and "same_modality" in comparison.scores
     table = (root / "grid.md").read_text()
     assert "| image | audio |" in table and "| audio | image |" in table and "random" in table
+    assert "Positive reference (same_modality)" in table
     assert (root / "figures" / "grid_heatmap.html").is_file()

@@ -36,6 +36,9 @@ def test_arm_builders():
     controls = control_arms("aux", ("random", "shuffled", "norm_matched"))
     assert [arm["pathway.aux"] for arm in controls.values() if arm] == [
         ["aux"], ["random"], ["shuffled:aux"], ["norm_matched:aux"]]  # fmt: skip
+    with_reference = control_arms("aux", ("random",), same_modality="own")
+    assert list(with_reference) == ["baseline", "m2pt", "random", "same_modality"]
+    assert with_reference["same_modality"]["pathway.aux"] == ["own"]
     with pytest.raises(ValueError, match="unknown control"):
         control_arms("aux", ("noise",))
 

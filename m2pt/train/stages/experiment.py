@@ -7,7 +7,8 @@
    auxiliary ``name``'s encoder.
 3. Merge the first seed's ``experiment.merge_arm`` model and verify the merge.
 4. Write ``report.md``: each setting's table, a plain-words verdict on the effect beyond the
-   controls, the merge check, and the figures (``figures/``: comparisons, λ over training, λ and
+   controls (and, with a ``same_modality`` arm, on whether the setup can detect a helpful
+   auxiliary at all), the merge check, and the figures (``figures/``: comparisons, λ over training, λ and
    effective contribution per layer).
 """
 
@@ -89,6 +90,8 @@ def write_report(root: Path, config: Config, comparisons: dict[str, Comparison],
         lines += [f"## {setting}", "", comparison.markdown(), ""]
         if arm in comparison.scores:
             lines += [comparison.verdict(arm), ""]
+        if sensitivity := comparison.sensitivity():
+            lines += [sensitivity, ""]
     if merged:
         status = "verified" if merged["verified"] else "FAILED"
         lines += ["## Merge", "", f"{merged['source']} -> {merged['merged']}: max |output difference| "
