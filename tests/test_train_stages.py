@@ -123,6 +123,18 @@ def test_same_seed_is_deterministic(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_compiled_run_matches_an_eager_one(tmp_path):
+    """``compile=true`` (torch.compile, inductor on CPU) trains the same model and saves plain keys."""
+    results = {}
+    for name, compiled in (("eager", "false"), ("compiled", "true")):
+        overrides = config(tmp_path, f"name={name}", "epochs=1", "pathway.aux=[random]", f"compile={compiled}")
+        results[name] = run_stage("finetune", overrides=overrides)["final"]
+    assert results["compiled"]["val_loss"] == pytest.approx(results["eager"]["val_loss"], rel=1e-3)
+    eager, compiled = (load_checkpoint(tmp_path / n / "model.safetensors") for n in ("eager", "compiled"))
+    assert set(compiled) == set(eager)
+    assert all(torch.allclose(compiled[k], eager[k], atol=1e-4) for k in eager)
+
+
 def test_fix_mode_trains_only_lambda_head_and_tokenizer(tmp_path, aux_encoder):
     run_stage("finetune", overrides=config(tmp_path, "name=fix", "epochs=1", "finetune.mode=fix",
                                            "finetune.train_tokenizer=true", f"pathway.aux=[{aux_encoder}]"))  # fmt: skip
