@@ -32,6 +32,7 @@ class LambdaHistory:
     epochs: np.ndarray  # [S]
     layers: list[str]  # [L] module names, blocks.{i}.{layer}
     values: np.ndarray  # [S, L, K] λ_k of each layer, one k per auxiliary model
+    contributions: np.ndarray  # [S, L, K] |λ_k| ‖W'_k‖/‖W‖ (NaN where not logged: runs before it was)
 
     def at(self, index: int = -1, aux: int = 0) -> dict[str, float]:
         """λ of auxiliary ``aux`` per layer at logged step number ``index``."""
@@ -48,11 +49,16 @@ def lambda_history(run_dir: str | Path) -> LambdaHistory:
     steps = [r["step"] for r in records]
     epochs = [r["epoch"] for r in records]
     values = np.array([[r["lambdas"][name] for name in layers] for r in records], dtype=float)
+    contributions = np.array(
+        [[r["contributions"][name] for name in layers] if "contributions" in r else np.full(values.shape[1:], np.nan)
+         for r in records], dtype=float)  # fmt: skip
     if (run_dir / "config.yaml").exists():
         init = load_config(run_dir / "config.yaml").pathway.lambda_init
         steps, epochs = [0, *steps], [0, *epochs]
         values = np.concatenate([np.full_like(values[:1], init), values])
-    return LambdaHistory(np.array(steps), np.array(epochs), layers, values)
+        start = 0.0 if init == 0 else np.nan  # ‖W'‖/‖W‖ before training is not logged
+        contributions = np.concatenate([np.full_like(contributions[:1], start), contributions])
+    return LambdaHistory(np.array(steps), np.array(epochs), layers, values, contributions)
 
 
 def final_lambdas(source: ModelSource, aux: int = 0) -> dict[str, float]:
@@ -62,10 +68,7 @@ def final_lambdas(source: ModelSource, aux: int = 0) -> dict[str, float]:
 
 def effective_contribution(source: ModelSource, aux: int = 0) -> dict[str, float]:
     """``|λ_k| ‖W'_k‖_F / ‖W‖_F`` per re-parameterized layer, for auxiliary ``k = aux``."""
-    return {
-        name: (layer.lambdas[aux].abs() * layer.aux_weights[aux].norm() / layer.weight.norm()).item()
-        for name, layer in _pathways(source).items()
-    }
+    return {name: layer.contributions()[aux].item() for name, layer in _pathways(source).items()}
 
 
 def lambda_heatmap(lambdas: Mapping[str, float], title: str = "λ per layer at the end of training") -> go.Figure:
@@ -82,7 +85,20 @@ def contribution_heatmap(
 
 def lambda_lines(history: LambdaHistory, aux: int = 0, title: str = "λ over training") -> go.Figure:
     """One panel per layer type, one line per block (deeper blocks darker): λ against the training step."""
-    _, types = layer_grid(history.at(0, aux))
+    return _history_lines(history, history.values[:, :, aux], "λ", title)
+
+
+def contribution_lines(
+    history: LambdaHistory, aux: int = 0, title: str = "Effective contribution |λ|·‖W'‖/‖W‖ over training"
+) -> go.Figure:
+    """As :func:`lambda_lines`, for the effective contribution (which also follows ``W'`` and ``W``
+    as they train, where λ alone does not)."""
+    return _history_lines(history, history.contributions[:, :, aux], "|λ|·‖W'‖/‖W‖", title)
+
+
+def _history_lines(history: LambdaHistory, values: np.ndarray, label: str, title: str) -> go.Figure:
+    """``values [S, L]`` of each layer against the step: a panel per layer type, a line per block."""
+    _, types = layer_grid(history.at(0))
     fig = make_subplots(rows=1, cols=len(types), subplot_titles=types, shared_yaxes=True)
     depth = max(split_layer(name)[0] for name in history.layers) + 1
     for index, name in enumerate(history.layers):
@@ -90,19 +106,19 @@ def lambda_lines(history: LambdaHistory, aux: int = 0, title: str = "λ over tra
         fig.add_trace(
             go.Scatter(
                 x=history.steps,
-                y=history.values[:, index, aux],
+                y=values[:, index],
                 mode="lines",
                 name=f"block {block}",
                 legendgroup=f"block {block}",
                 showlegend=layer == types[0],
                 line={"color": sample_colorscale("Blues", 0.35 + 0.65 * block / max(depth - 1, 1))[0]},
-                hovertemplate=f"{name}<br>step %{{x}}: λ=%{{y:.3g}}<extra></extra>",
+                hovertemplate=f"{name}<br>step %{{x}}: {label}=%{{y:.3g}}<extra></extra>",
             ),
             row=1,
             col=types.index(layer) + 1,
         )
     fig.update_xaxes(title_text="step")
-    fig.update_yaxes(title_text="λ", col=1)
+    fig.update_yaxes(title_text=label, col=1)
     fig.update_layout(title=title, legend_title_text="block")
     return fig
 

@@ -1,8 +1,8 @@
 """The figures of an ``experiment`` run, written into ``<run>/figures/``.
 
 Per setting (each compare folder of the run): the comparison (seeds, means and intervals,
-paired differences), and for the first seed of the pathway arm: λ over training, the final λ
-per layer, and the effective contribution per layer.
+paired differences), and for the first seed of the pathway arm: λ and the effective contribution
+over training, the final λ per layer, and the effective contribution per layer.
 """
 
 from pathlib import Path
@@ -11,6 +11,7 @@ from analysis.comparisons import comparison_figure, load_comparison
 from analysis.figures import save_figure
 from analysis.pathway_strength import (
     contribution_heatmap,
+    contribution_lines,
     effective_contribution,
     final_lambdas,
     lambda_heatmap,
@@ -37,8 +38,12 @@ def experiment_figures(run_dir: str | Path, arm: str = "m2pt") -> list[Path]:
             continue
         first, model = runs[0], as_model(runs[0])
         where = f"{setting.name}, {arm}, {first.name}"
+        history = lambda_history(first)
         figures = {
-            "lambda_history": lambda_lines(lambda_history(first), title=f"λ over training ({where})"),
+            "lambda_history": lambda_lines(history, title=f"λ over training ({where})"),
+            "contribution_history": contribution_lines(
+                history, title=f"Effective contribution |λ|·‖W'‖/‖W‖ over training ({where})"
+            ),
             "lambda_heatmap": lambda_heatmap(final_lambdas(model), title=f"λ per layer after training ({where})"),
             "contribution": contribution_heatmap(
                 effective_contribution(model), title=f"Effective contribution |λ|·‖W'‖/‖W‖ ({where})"

@@ -67,6 +67,13 @@ class CrossModalLinear(nn.Module):
             weight = torch.addcmul(weight, lam, aux)
         return weight
 
+    @torch.no_grad()
+    def contributions(self) -> Tensor:
+        """``[K]``: the effective contribution ``|λ_k| ‖W'_k‖ / ‖W‖`` (Frobenius norms) of each
+        auxiliary weight to the merged weight: the size of its change relative to the layer's own."""
+        aux_norms = torch.stack([aux.float().norm() for aux in self.aux_weights])
+        return self.lambdas.detach().float().abs() * aux_norms / self.weight.float().norm()
+
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.merged_weight(), self.bias)
 

@@ -99,9 +99,12 @@ def evaluate_classifier(model: nn.Module, loader, device: torch.device) -> dict[
 
 
 def lambda_record(model: nn.Module) -> dict[str, Any]:
-    """λ of every re-parameterized layer: ``{"lambdas": {"blocks.0.attn.qkv": [λ_1, ...], ...}}``."""
+    """λ and the effective contribution (see :meth:`CrossModalLinear.contributions`) of every
+    re-parameterized layer: ``{"lambdas": {"blocks.0.attn.qkv": [λ_1, ...], ...}, "contributions": {...}}``."""
+    layers = cross_modal_layers(model)
     return {
-        "lambdas": {name: layer.lambdas.detach().float().tolist() for name, layer in cross_modal_layers(model).items()}
+        "lambdas": {name: layer.lambdas.detach().float().tolist() for name, layer in layers.items()},
+        "contributions": {name: layer.contributions().tolist() for name, layer in layers.items()},
     }
 
 

@@ -4,6 +4,7 @@ import torch
 
 from analysis.pathway_strength import (
     contribution_heatmap,
+    contribution_lines,
     effective_contribution,
     final_lambdas,
     lambda_heatmap,
@@ -42,6 +43,10 @@ def test_history_starts_at_lambda_init_and_ends_at_the_saved_lambdas(m2pt_run):
     final = final_lambdas(m2pt_run)
     assert history.at(-1) == pytest.approx(final, abs=1e-7)
     assert any(v != 0 for v in final.values()), "λ trained"
+    assert history.contributions.shape == history.values.shape and (history.contributions[0] == 0).all()
+    contribution = effective_contribution(m2pt_run)
+    logged = {name: history.contributions[-1, i, 0] for i, name in enumerate(history.layers)}
+    assert logged == pytest.approx(contribution, rel=1e-5)
 
 
 def test_a_run_without_pathway_has_no_history(experiment_run):
@@ -55,6 +60,8 @@ def test_figures_show_the_values(m2pt_run):
     assert len(lines.data) == 12
     qkv0 = history.layers.index("blocks.0.attn.qkv")
     np.testing.assert_allclose(lines.data[qkv0].y, history.values[:, qkv0, 0])
+    contribution = contribution_lines(history)
+    np.testing.assert_allclose(contribution.data[qkv0].y, history.contributions[:, qkv0, 0])
     heatmap = lambda_heatmap(history.at(-1))
     assert np.array(heatmap.data[0].z)[0, 0] == pytest.approx(history.at(-1)["blocks.0.attn.qkv"])
     contribution = effective_contribution(m2pt_run)

@@ -6,7 +6,7 @@ from analysis.report import experiment_figures
 def test_experiment_figures(experiment_run):
     written = experiment_figures(experiment_run)
     names = {p.name for p in written}
-    stems = ["comparison", "lambda_history", "lambda_heatmap", "contribution"]
+    stems = ["comparison", "lambda_history", "contribution_history", "lambda_heatmap", "contribution"]
     assert {f"from_scratch_{s}.html" for s in stems} <= names
     assert all(p.parent == experiment_run / "figures" and p.stat().st_size > 0 for p in written)
     assert (experiment_run / "figures" / "plotly.min.js").is_file()
