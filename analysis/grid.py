@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from analysis.comparisons import load_comparison
+from m2pt.comparison import Comparison
 from m2pt.stats import Summary
 
 SEPARATOR = "__"
@@ -36,17 +37,31 @@ def pair_name(target: str, aux: str) -> str:
 
 def load_grid(folder: str | Path, arm: str = "m2pt") -> dict[tuple[str, str], PairEffect]:
     """Every ``<target>__<aux>/results.json`` under ``folder``: the effect of ``arm`` by (target, aux)."""
-    grid = {}
+    return pair_effects(pair_comparisons(folder), arm)
+
+
+def pair_comparisons(folder: str | Path) -> dict[tuple[str, str], Comparison]:
+    """Every ``<target>__<aux>/results.json`` under ``folder``, by (target, aux)."""
+    comparisons = {}
     for results in sorted(Path(folder).glob(f"*{SEPARATOR}*/results.json")):
         target, _, aux = results.parent.name.partition(SEPARATOR)
-        comparison = load_comparison(results.parent)
+        comparisons[target, aux] = load_comparison(results.parent)
+    if not comparisons:
+        raise FileNotFoundError(f"{folder} holds no <target>{SEPARATOR}<aux>/results.json")
+    return comparisons
+
+
+def pair_effects(
+    comparisons: Mapping[tuple[str, str], Comparison], arm: str = "m2pt"
+) -> dict[tuple[str, str], PairEffect]:
+    """The effect of ``arm`` in each pair's comparison."""
+    grid = {}
+    for (target, aux), comparison in comparisons.items():
         if arm not in comparison.scores:
-            raise ValueError(f"{results.parent} has no arm {arm!r} (arms: {sorted(comparison.scores)})")
+            raise ValueError(f"{pair_name(target, aux)} has no arm {arm!r} (arms: {sorted(comparison.scores)})")
         grid[target, aux] = PairEffect(
             target, aux, comparison.versus(arm), comparison.beyond_controls(arm), comparison.best_control()
         )
-    if not grid:
-        raise FileNotFoundError(f"{folder} holds no <target>{SEPARATOR}<aux>/results.json")
     return grid
 
 
@@ -121,14 +136,14 @@ def grid_markdown(grid: Mapping[tuple[str, str], PairEffect], scale: float = 100
     return "\n".join(lines) + "\n\n(percentage points, paired over seeds)\n"
 
 
-def reference_markdown(folder: str | Path, arm: str = "same_modality", scale: float = 100.0) -> str:
+def reference_markdown(
+    comparisons: Mapping[tuple[str, str], Comparison], arm: str = "same_modality", scale: float = 100.0
+) -> str:
     """Per target, the positive reference ``arm`` (an auxiliary pretrained on the target modality's
-    own training data) vs the baseline, paired [95% CI]: what a helpful auxiliary does at this scale.
-    Empty when no pair has that arm."""
+    own training data, shared by the target's pairs) vs the baseline, paired [95% CI]: what a
+    helpful auxiliary does at this scale. Empty when no pair has that arm."""
     rows = {}
-    for results in sorted(Path(folder).glob(f"*{SEPARATOR}*/results.json")):
-        target = results.parent.name.partition(SEPARATOR)[0]
-        comparison = load_comparison(results.parent)
+    for (target, _), comparison in sorted(comparisons.items()):
         if arm in comparison.scores and target not in rows:
             rows[target] = f"| {target} | {comparison.versus(arm).format(scale)} |"
     if not rows:
@@ -144,7 +159,8 @@ def write_grid_report(folder: str | Path, arm: str = "m2pt") -> list[Path]:
     from m2pt.atomic import atomic_write_text
 
     folder = Path(folder)
-    grid = load_grid(folder, arm)
-    reference = reference_markdown(folder)
+    comparisons = pair_comparisons(folder)
+    grid = pair_effects(comparisons, arm)
+    reference = reference_markdown(comparisons)
     table = atomic_write_text(folder / "grid.md", grid_markdown(grid) + (f"\n{reference}" if reference else ""))
     return [table, *save_figure(grid_heatmap(grid), folder / "figures" / "grid_heatmap")]

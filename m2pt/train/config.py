@@ -54,7 +54,7 @@ class PathwayConfig:
     lambda_trainable: bool = True
     # λ's learning rate = optim.lr x this (λ gets no weight decay). Measured on the main job's
     # MNIST regime (625 AdamW steps at lr 1e-3): at 1, as in the paper's code, λ ends near 0.01 and
-    # the pathway changes nothing; 30 moves λ to ~0.15 (tune) and ~1.4 (fix) and gave the best fix
+    # the pathway changes nothing; 30 moves λ to ~0.17 (tune) and ~1.4 (fix) and gave the best fix
     # result; 100 was unstable in fix. See README, "Defaults".
     lambda_lr_scale: float = 30.0
     aux_trainable: bool = True

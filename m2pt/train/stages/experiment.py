@@ -8,8 +8,8 @@
 3. Merge the first seed's ``experiment.merge_arm`` model and verify the merge.
 4. Write ``report.md``: each setting's table, a plain-words verdict on the effect beyond the
    controls (and, with a ``same_modality`` arm, on whether the setup can detect a helpful
-   auxiliary at all), the merge check, and the figures (``figures/``: comparisons, λ over training, λ and
-   effective contribution per layer).
+   auxiliary at all), the merge check, and the figures (``figures/``: comparisons, λ and the
+   effective contribution over training and per layer).
 """
 
 from pathlib import Path
