@@ -55,7 +55,7 @@ setup() { setup_apt; setup_venv; }
 cmd=${1:-help}; shift || true
 case "$cmd" in
     setup) setup ;;
-    main)  setup; exec "$PY" -m m2pt.train experiment --config configs/main.yaml "$@" ;;
+    main)  setup; exec "$PY" -m workflows experiment --config configs/main.yaml "$@" ;;
     test)  setup; exec "$PY" -m pytest -n "${WORKBENCH_TEST_WORKERS:-2}" "$@" ;;
     bench) setup; for b in benchmarks/*.py; do log "$b"; "$PY" "$b" "$@"; done ;;
     lab)   setup; exec "$VENV/bin/jupyter" lab --notebook-dir=notebooks "$@" ;;

@@ -1,80 +1,16 @@
-"""Ablations of the pathway, each a comparison the trainer runs (baseline included).
-
-- :func:`layer_arms`: which linear layers are re-parameterized: qkv, proj, fc1, fc2 alone, and all.
-- :func:`lambda_arms`: λ's initial value (0, 1e-2, 1e-4, 1e-6), trained or fixed.
-- :func:`aux_epoch_arms`: auxiliary encoders saved at successive epochs of one pretraining run.
-- :func:`control_arms`: the auxiliary against controls the paper lacks, a randomly initialised
-  "auxiliary" and the auxiliary's own weights shuffled: the same extra parameters and weight
-  scale without cross-modal knowledge. A gain that a control matches is not knowledge transfer.
-
-Run each with :func:`analysis.arms.run_arms`; :func:`ablation_markdown` and
-:func:`ablation_figure` present several at once.
+"""Ablations of the pathway presented together: each a comparison (baseline included) of the
+arms :mod:`workflows.designs` builds (layers, λ init, auxiliary epochs, controls);
+:func:`ablation_markdown` and :func:`ablation_figure` show several at once.
 """
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.arms import Arms, pathway_arm
 from analysis.comparisons import interval_trace
-from m2pt import DEFAULT_LAYERS, read_metadata
 from m2pt.comparison import Comparison
-
-LAYER_CHOICES: dict[str, list[str]] = {
-    "qkv": ["attn.qkv"],
-    "proj": ["attn.proj"],
-    "fc1": ["mlp.fc1"],
-    "fc2": ["mlp.fc2"],
-    "all": list(DEFAULT_LAYERS),
-}
-LAMBDA_INITS = (0.0, 1e-2, 1e-4, 1e-6)
-CONTROLS = ("random", "shuffled")
-
-
-def layer_arms(aux: str) -> Arms:
-    """Baseline, and the pathway on each layer type alone (``layers_qkv``, ...) and on all (``layers_all``)."""
-    return {"baseline": {}} | {
-        f"layers_{name}": pathway_arm(aux, layers=layers) for name, layers in LAYER_CHOICES.items()
-    }
-
-
-def lambda_arms(aux: str, inits: Sequence[float] = LAMBDA_INITS, trainable: Sequence[bool] = (True, False)) -> Arms:
-    """Baseline, and one arm per initial λ and trainability: ``init0.0001_trained``, ``init0.01_fixed``, ...
-
-    ``init0_fixed`` computes exactly the baseline's function (λ stays 0): a check of the set-up.
-    """
-    arms: Arms = {"baseline": {}}
-    for init in inits:
-        for train in trainable:
-            name = f"init{init:g}_{'trained' if train else 'fixed'}"
-            arms[name] = pathway_arm(aux, lambda_init=init, lambda_trainable=train)
-    return arms
-
-
-def aux_epoch_arms(pretrain_run: str | Path) -> Arms:
-    """Baseline, and one arm ``epoch<N>`` per encoder a pretraining run saved (``encoder_epoch<N>`` and
-    the final ``encoder``), in epoch order."""
-    by_epoch: dict[int, Path] = {}
-    for path in sorted(Path(pretrain_run).glob("encoder*.safetensors")):
-        by_epoch.setdefault(int(read_metadata(path)["epoch"]), path)
-    if not by_epoch:
-        raise FileNotFoundError(f"{pretrain_run} holds no encoder*.safetensors: is it a finished pretraining run?")
-    return {"baseline": {}} | {f"epoch{epoch}": pathway_arm(str(by_epoch[epoch])) for epoch in sorted(by_epoch)}
-
-
-def control_arms(aux: str, controls: Sequence[str] = CONTROLS, *, same_modality: str | None = None) -> Arms:
-    """Baseline, ``m2pt`` (the auxiliary ``aux``) and each control: ``random``, ``shuffled`` (of ``aux``),
-    ``norm_matched`` (random weights at ``aux``'s norms); see :mod:`m2pt.controls`. With ``same_modality``
-    (an encoder pretrained on the target modality's own training data) also that positive reference."""
-    specs = {"random": "random", "shuffled": f"shuffled:{aux}", "norm_matched": f"norm_matched:{aux}"}
-    unknown = set(controls) - set(specs)
-    if unknown:
-        raise ValueError(f"unknown control(s) {sorted(unknown)}; choose from {sorted(specs)}")
-    reference = {"same_modality": pathway_arm(same_modality)} if same_modality else {}
-    return {"baseline": {}, "m2pt": pathway_arm(aux)} | {c: pathway_arm(specs[c]) for c in controls} | reference
 
 
 def ablation_rows(comparisons: Mapping[str, Comparison]) -> list[dict[str, Any]]:

@@ -3,7 +3,8 @@
 The method pairs target block i with auxiliary block i (``identity``). The paper's analysis
 reverses the order (block depth-1-i); a seeded random permutation is the control for "any fixed
 order". If the pathway carried depth-specific knowledge, identity should beat both; compare them
-over seeds with :func:`analysis.comparisons.comparison_figure` (``versus="identity"``).
+over seeds (arms: :func:`workflows.designs.block_order_arms`) with
+:func:`analysis.comparisons.comparison_figure` (``versus="identity"``).
 """
 
 import random
@@ -11,7 +12,6 @@ import random
 import numpy as np
 from torch import nn
 
-from analysis.arms import Arms, pathway_arm
 from analysis.similarity import WeightSource, block_weights, cosine_similarity
 from m2pt import cross_modal_layers
 from m2pt.checkpoint import block_indices
@@ -33,11 +33,6 @@ def random_permutation(depth: int, seed: int = 0) -> list[int]:
 def block_maps(depth: int, seed: int = 0) -> dict[str, BlockMap]:
     """``identity``, ``reversed`` and ``permuted`` (:func:`random_permutation`) block maps."""
     return {"identity": "identity", "reversed": "reversed", "permuted": random_permutation(depth, seed)}
-
-
-def block_order_arms(aux: str, depth: int, seed: int = 0) -> Arms:
-    """Baseline, and the pathway with ``aux`` in each order of :func:`block_maps`."""
-    return {"baseline": {}} | {order: pathway_arm(aux, block_map=m) for order, m in block_maps(depth, seed).items()}
 
 
 def paired_blocks(model: nn.Module, aux: WeightSource, layer: str = "attn.qkv") -> list[int]:

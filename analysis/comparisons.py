@@ -5,10 +5,8 @@ A :class:`m2pt.comparison.Comparison` is read back from a ``compare`` run folder
 seed-to-seed spread, or one that a control reproduces, is visible at a glance.
 """
 
-import json
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -17,11 +15,6 @@ from m2pt.comparison import Comparison
 from m2pt.stats import Summary
 
 SEED_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-
-
-def load_comparison(folder: str | Path) -> Comparison:
-    """The comparison a ``compare`` run saved (``<folder>/results.json``)."""
-    return Comparison.from_json(json.loads((Path(folder) / "results.json").read_text()))
 
 
 def comparison_figure(

@@ -1,7 +1,7 @@
 """A pair grid: which auxiliary modality helps which target, beyond what controls do.
 
-A grid folder holds one ``compare`` run per pair, named ``<target>__<aux>/`` (see
-:func:`pair_name`), each with arms ``baseline``, ``m2pt`` and controls. :func:`load_grid` reads
+A grid folder holds one comparison per pair, named by :meth:`m2pt.run_dir.RunDir.pair_name`
+(``<target>__<aux>/``), each with a baseline, a pathway arm and controls. :func:`load_grid` reads
 every pair's effects back from the folders alone; :func:`grid_heatmap` plots them.
 """
 
@@ -12,11 +12,9 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
-from analysis.comparisons import load_comparison
 from m2pt.comparison import Comparison
+from m2pt.run_dir import RunDir
 from m2pt.stats import Summary
-
-SEPARATOR = "__"
 
 
 @dataclass(frozen=True)
@@ -30,37 +28,37 @@ class PairEffect:
     best_control: str | None
 
 
-def pair_name(target: str, aux: str) -> str:
-    """The folder name of a pair: ``image__audio``."""
-    return f"{target}{SEPARATOR}{aux}"
+pair_name = RunDir.pair_name
 
 
-def load_grid(folder: str | Path, arm: str = "m2pt") -> dict[tuple[str, str], PairEffect]:
-    """Every ``<target>__<aux>/results.json`` under ``folder``: the effect of ``arm`` by (target, aux)."""
+def load_grid(folder: str | Path, arm: str | None = None) -> dict[tuple[str, str], PairEffect]:
+    """Every pair comparison under ``folder``: the effect of ``arm`` (default: each pair's pathway arm)."""
     return pair_effects(pair_comparisons(folder), arm)
 
 
 def pair_comparisons(folder: str | Path) -> dict[tuple[str, str], Comparison]:
     """Every ``<target>__<aux>/results.json`` under ``folder``, by (target, aux)."""
     comparisons = {}
-    for results in sorted(Path(folder).glob(f"*{SEPARATOR}*/results.json")):
-        target, _, aux = results.parent.name.partition(SEPARATOR)
-        comparisons[target, aux] = load_comparison(results.parent)
+    for pair in sorted(Path(folder).iterdir()):
+        names = RunDir.parse_pair(pair.name)
+        if names and RunDir(pair, writer=False).results(".json").is_file():
+            comparisons[names] = Comparison.load(pair)
     if not comparisons:
-        raise FileNotFoundError(f"{folder} holds no <target>{SEPARATOR}<aux>/results.json")
+        raise FileNotFoundError(f"{folder} holds no pair comparisons ({RunDir.pair_name('<target>', '<aux>')}/)")
     return comparisons
 
 
 def pair_effects(
-    comparisons: Mapping[tuple[str, str], Comparison], arm: str = "m2pt"
+    comparisons: Mapping[tuple[str, str], Comparison], arm: str | None = None
 ) -> dict[tuple[str, str], PairEffect]:
-    """The effect of ``arm`` in each pair's comparison."""
+    """The effect of ``arm`` (default: the first pathway arm) in each pair's comparison."""
     grid = {}
     for (target, aux), comparison in comparisons.items():
-        if arm not in comparison.scores:
-            raise ValueError(f"{pair_name(target, aux)} has no arm {arm!r} (arms: {sorted(comparison.scores)})")
+        chosen = arm or next(iter(comparison.pathways), None)
+        if chosen not in comparison.scores:
+            raise ValueError(f"{pair_name(target, aux)} has no arm {chosen!r} (arms: {sorted(comparison.scores)})")
         grid[target, aux] = PairEffect(
-            target, aux, comparison.versus(arm), comparison.beyond_controls(arm), comparison.best_control()
+            target, aux, comparison.versus(chosen), comparison.beyond_controls(chosen), comparison.best_control()
         )
     return grid
 
@@ -136,31 +134,35 @@ def grid_markdown(grid: Mapping[tuple[str, str], PairEffect], scale: float = 100
     return "\n".join(lines) + "\n\n(percentage points, paired over seeds)\n"
 
 
-def reference_markdown(
-    comparisons: Mapping[tuple[str, str], Comparison], arm: str = "same_modality", scale: float = 100.0
-) -> str:
-    """Per target, the positive reference ``arm`` (an auxiliary pretrained on the target modality's
+def reference_markdown(comparisons: Mapping[tuple[str, str], Comparison], scale: float = 100.0) -> str:
+    """Per target, its positive reference arm (e.g. an auxiliary pretrained on the target modality's
     own training data, shared by the target's pairs) vs the baseline, paired [95% CI]: what a
-    helpful auxiliary does at this scale. Empty when no pair has that arm."""
-    rows = {}
+    helpful auxiliary does at this scale. Empty when no pair has one."""
+    rows, names = {}, set()
     for (target, _), comparison in sorted(comparisons.items()):
-        if arm in comparison.scores and target not in rows:
-            rows[target] = f"| {target} | {comparison.versus(arm).format(scale)} |"
+        for arm in comparison.positive_references[:1]:
+            if target not in rows:
+                rows[target] = f"| {target} | {comparison.versus(arm).format(scale)} |"
+                names.add(arm)
     if not rows:
         return ""
-    header = [f"Positive reference ({arm}):", "", "| target | Δ vs baseline [95% CI] |", "|---|---|"]
+    header = [
+        f"Positive reference ({', '.join(sorted(names))}):",
+        "",
+        "| target | Δ vs baseline [95% CI] |",
+        "|---|---|",
+    ]
     return "\n".join(header + list(rows.values())) + "\n"
 
 
-def write_grid_report(folder: str | Path, arm: str = "m2pt") -> list[Path]:
+def write_grid_report(folder: str | Path, arm: str | None = None) -> list[Path]:
     """``grid.md`` (the pair table, and the positive reference when the grid has one) and the heatmap
     of the effect beyond the best control, re-read from ``folder``."""
     from analysis.figures import save_figure
-    from m2pt.atomic import atomic_write_text
 
-    folder = Path(folder)
+    run = RunDir(folder)
     comparisons = pair_comparisons(folder)
     grid = pair_effects(comparisons, arm)
     reference = reference_markdown(comparisons)
-    table = atomic_write_text(folder / "grid.md", grid_markdown(grid) + (f"\n{reference}" if reference else ""))
-    return [table, *save_figure(grid_heatmap(grid), folder / "figures" / "grid_heatmap")]
+    table = run.write_text(RunDir.GRID_REPORT, grid_markdown(grid) + (f"\n{reference}" if reference else ""))
+    return [table, *save_figure(grid_heatmap(grid), run.figures / "grid_heatmap")]

@@ -20,8 +20,7 @@ from plotly.subplots import make_subplots
 from analysis.layers import layer_grid, layer_heatmap, split_layer
 from analysis.runs import ModelSource, as_model
 from m2pt import CrossModalLinear, cross_modal_layers
-from m2pt.train.config import load_config
-from m2pt.train.run_dir import RunDir
+from m2pt.run_dir import RunDir
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,8 @@ class LambdaHistory:
 
 def lambda_history(run_dir: str | Path) -> LambdaHistory:
     """λ over training, from a fine-tuning run's ``lambdas.jsonl`` (and its ``config.yaml`` for step 0)."""
-    run_dir = Path(run_dir)
-    records = RunDir(run_dir, writer=False).records("lambdas.jsonl")
+    run = RunDir(run_dir, writer=False)
+    records = run.records(RunDir.LAMBDAS)
     if not records:
         raise FileNotFoundError(f"{run_dir} has no λ log (lambdas.jsonl): was it fine-tuned with a pathway?")
     layers = list(records[0]["lambdas"])
@@ -52,8 +51,8 @@ def lambda_history(run_dir: str | Path) -> LambdaHistory:
     contributions = np.array(
         [[r["contributions"][name] for name in layers] if "contributions" in r else np.full(values.shape[1:], np.nan)
          for r in records], dtype=float)  # fmt: skip
-    if (run_dir / "config.yaml").exists():
-        init = load_config(run_dir / "config.yaml").pathway.lambda_init
+    if run.config_file.exists():
+        init = run.config().get("pathway", {}).get("lambda_init", 0.0)
         steps, epochs = [0, *steps], [0, *epochs]
         values = np.concatenate([np.full_like(values[:1], init), values])
         start = 0.0 if init == 0 else np.nan  # ‖W'‖/‖W‖ before training is not logged

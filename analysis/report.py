@@ -7,7 +7,7 @@ over training, the final λ per layer, and the effective contribution per layer.
 
 from pathlib import Path
 
-from analysis.comparisons import comparison_figure, load_comparison
+from analysis.comparisons import comparison_figure
 from analysis.figures import save_figure
 from analysis.pathway_strength import (
     contribution_heatmap,
@@ -18,26 +18,30 @@ from analysis.pathway_strength import (
     lambda_history,
     lambda_lines,
 )
-from analysis.runs import as_model, seed_runs
+from analysis.runs import as_model
+from m2pt.comparison import Comparison
+from m2pt.run_dir import RunDir
 
 
-def experiment_figures(run_dir: str | Path, arm: str = "m2pt") -> list[Path]:
-    """Write the figures of the experiment run ``run_dir`` (HTML, and PNG where possible); return their paths."""
+def experiment_figures(run_dir: str | Path, arm: str | None = None) -> list[Path]:
+    """Write the figures of the experiment run ``run_dir`` (HTML, and PNG where possible) for ``arm``
+    (default: each setting's first pathway arm); return their paths."""
     root = Path(run_dir)
-    out = root / "figures"
-    settings = sorted(p.parent for p in root.glob("*/results.json"))
+    out = RunDir(root, writer=False).figures
+    settings = sorted(p for p in root.iterdir() if RunDir(p, writer=False).results(".json").is_file())
     if not settings:
-        raise FileNotFoundError(f"{root} holds no compare results (<setting>/results.json): is it an experiment run?")
+        raise FileNotFoundError(f"{root} holds no comparison results (<setting>/results.json): is it an experiment run?")
     written: list[Path] = []
     for setting in settings:
-        comparison = load_comparison(setting)
+        comparison = Comparison.load(setting)
+        chosen = arm or next(iter(comparison.pathways), None)
         title = f"{root.name} / {setting.name}: {comparison.metric} over {len(comparison.scores[comparison.reference])} seeds"
         written += save_figure(comparison_figure(comparison, title=title), out / f"{setting.name}_comparison")
-        runs = seed_runs(setting / arm)
+        runs = RunDir.seed_runs(setting / chosen) if chosen else []
         if not runs:
             continue
         first, model = runs[0], as_model(runs[0])
-        where = f"{setting.name}, {arm}, {first.name}"
+        where = f"{setting.name}, {chosen}, {first.name}"
         history = lambda_history(first)
         figures = {
             "lambda_history": lambda_lines(history, title=f"λ over training ({where})"),

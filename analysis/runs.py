@@ -1,33 +1,35 @@
-"""Reading run folders back: the model a run saved, its metric records, the seeds of an arm.
+"""Reading run folders back: the model a run saved, its metric records, a probe batch of its data.
 
-See :mod:`m2pt.train.run_dir` for what a run folder holds.
+:class:`m2pt.run_dir.RunDir` says what a run folder holds.
 """
 
-import re
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
-from m2pt.train.classifier import classifier_from_file
-from m2pt.train.run_dir import RunDir
+from data_tools.from_settings import dataset_from_settings
+from m2pt.run_dir import RunDir
+from m2pt.saved import load_classifier
 
 ModelSource = nn.Module | str | Path  # a model, or a fine-tuning run folder (or its model.safetensors)
 
 
 def as_model(source: ModelSource) -> nn.Module:
     """``source`` itself if it is a model, else the classifier its run saved (re-parameterized or merged)."""
-    return source if isinstance(source, nn.Module) else classifier_from_file(source)[0]
+    return source if isinstance(source, nn.Module) else load_classifier(source)[0]
 
 
 def metric_records(run_dir: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``(train, evaluation)`` records of ``metrics.jsonl``, in the order logged (empty before the first)."""
-    records = RunDir(run_dir, writer=False).records("metrics.jsonl")
+    """``(train, evaluation)`` records of the run's metric log, in the order logged (empty before the first)."""
+    records = RunDir(run_dir, writer=False).records(RunDir.METRICS)
     train = [r for r in records if r.get("split") == "train"]
     return train, [r for r in records if r.get("split") != "train"]
 
 
-def seed_runs(arm_dir: str | Path) -> list[Path]:
-    """The finished ``seed<k>`` runs of one arm of a comparison, by increasing k."""
-    found = [(int(m.group(1)), p) for p in Path(arm_dir).glob("seed*") if (m := re.fullmatch(r"seed(\d+)", p.name))]
-    return [p for _, p in sorted(found) if (p / "model.safetensors").exists()]
+def probe_batch(run_dir: str | Path, size: int = 32) -> torch.Tensor:
+    """The first ``size`` inputs of the validation split of the data the run trained on."""
+    settings = RunDir(run_dir, writer=False).config()["data"]
+    dataset = dataset_from_settings(settings, "val")
+    return torch.stack([dataset[i][0] for i in range(min(size, len(dataset)))])

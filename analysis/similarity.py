@@ -21,11 +21,11 @@ import plotly.graph_objects as go
 import torch
 from torch import Tensor, nn
 
-from analysis.runs import ModelSource, as_model
-from m2pt import DEFAULT_LAYERS, StateDict, cross_modal_layers, load_checkpoint, merge, read_metadata
+from analysis.runs import ModelSource, as_model, probe_batch
+from m2pt import DEFAULT_LAYERS, StateDict, cross_modal_layers, load_checkpoint, merge
 from m2pt.checkpoint import block_indices
 from m2pt.reparameterize import BlockMap, block_pairing
-from m2pt.train.stages.merge import verification_batch
+from m2pt.saved import model_file
 
 Part = Literal["output", "update"]
 WeightSource = nn.Module | Mapping[str, Tensor] | str | Path  # a model, checkpoint, or run folder
@@ -43,9 +43,7 @@ def block_weights(source: WeightSource) -> StateDict:
     ``blocks.{i}.{layer}.weight``), not the merged ones."""
     if isinstance(source, nn.Module):
         return StateDict(source.state_dict(), layout="module", source=f"<{type(source).__name__}>")
-    if isinstance(source, (str, Path)) and Path(source).is_dir():
-        source = Path(source) / "model.safetensors"
-    return load_checkpoint(source)
+    return load_checkpoint(model_file(source) if isinstance(source, (str, Path)) else source)
 
 
 def weight_similarity(
@@ -147,7 +145,7 @@ def representation_similarity(
 
 def evaluation_batch(run_dir: str | Path, size: int = 32) -> Tensor:
     """``[size, ...]``: the first examples of the evaluation split of a fine-tuning run's data."""
-    return verification_batch(read_metadata(Path(run_dir) / "model.safetensors"), [], size)
+    return probe_batch(run_dir, size)
 
 
 def cka_heatmap(matrix: np.ndarray, title: str = "Linear CKA of block outputs on the target's tokens") -> go.Figure:

@@ -19,11 +19,11 @@ import torch
 import torch.nn.functional as F
 
 import data_tools
-from analysis.presets import DATASETS  # the built-in dataset of each modality
 from m2pt import build_model, reparameterize
 from m2pt.train import run_stage
 from m2pt.train.config import DataConfig
 from m2pt.train.data import build_data
+from workflows.presets import DATASETS  # the built-in dataset of each modality
 
 
 def hand_loop(args, data, pathway: bool) -> float:

@@ -12,21 +12,48 @@ from pathlib import Path
 from typing import Any
 
 from m2pt.atomic import atomic_write_text
+from m2pt.run_dir import RunDir
 from m2pt.stats import Summary, paired_difference, relative_improvement, summarize
+from m2pt.vocabulary import ArmRole
 
 
 @dataclass
 class Comparison:
-    """``scores[arm][seed]`` of one metric (higher is better), e.g. top-1 accuracy."""
+    """``scores[arm][seed]`` of one metric (higher is better), e.g. top-1 accuracy, and each arm's
+    role (arms without one are pathways, the reference arm is the baseline)."""
 
     scores: dict[str, dict[int, float]]
     reference: str = "baseline"
     metric: str = "val_acc"
-    controls: list[str] = field(default_factory=list)  # arms that carry no cross-modal knowledge
+    roles: dict[str, ArmRole] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.reference not in self.scores:
             raise ValueError(f"reference arm {self.reference!r} is not among {sorted(self.scores)}")
+        unknown = set(self.roles) - set(self.scores)
+        if unknown:
+            raise ValueError(f"roles given for arms {sorted(unknown)} that have no scores")
+        self.roles = {arm: ArmRole(self.roles.get(arm, ArmRole.PATHWAY)) for arm in self.scores} | {
+            self.reference: ArmRole.BASELINE
+        }
+
+    def arms_with(self, role: ArmRole) -> list[str]:
+        return [arm for arm, r in self.roles.items() if r is role]
+
+    @property
+    def controls(self) -> list[str]:
+        """Arms that add weights without knowledge."""
+        return self.arms_with(ArmRole.CONTROL)
+
+    @property
+    def positive_references(self) -> list[str]:
+        """Arms whose auxiliary is known to carry useful knowledge."""
+        return self.arms_with(ArmRole.POSITIVE_REFERENCE)
+
+    @property
+    def pathways(self) -> list[str]:
+        """Arms whose effect is the question."""
+        return self.arms_with(ArmRole.PATHWAY)
 
     def summary(self, arm: str) -> Summary:
         return summarize(list(self.scores[arm].values()))
@@ -107,11 +134,12 @@ class Comparison:
             )
         return " ".join(parts)
 
-    def sensitivity(self, positive: str = "same_modality", scale: float = 100.0) -> str | None:
+    def sensitivity(self, scale: float = 100.0) -> str | None:
         """One plain sentence on whether this comparison can detect a helpful auxiliary at all: the
-        ``positive`` reference arm (an auxiliary pretrained on the target modality's own data) beyond
-        the best control. None without that arm or without controls."""
-        beyond = self.beyond_controls(positive) if positive in self.scores else None
+        (first) positive reference arm beyond the best control. None without such an arm or without
+        controls."""
+        positive = next(iter(self.positive_references), None)
+        beyond = self.beyond_controls(positive) if positive else None
         if beyond is None:
             return None
         detected = beyond.excludes_zero and beyond.mean > 0
@@ -127,7 +155,7 @@ class Comparison:
         return {
             "metric": self.metric,
             "reference": self.reference,
-            "controls": self.controls,
+            "roles": {arm: role.value for arm, role in self.roles.items()},
             "scores": {arm: {str(s): v for s, v in seeds.items()} for arm, seeds in self.scores.items()},
             "rows": self.rows(),
         }
@@ -135,10 +163,19 @@ class Comparison:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Comparison":
         scores = {arm: {int(s): v for s, v in seeds.items()} for arm, seeds in data["scores"].items()}
-        return cls(scores, data["reference"], data["metric"], data.get("controls", []))
+        return cls(scores, data["reference"], data["metric"], data.get("roles", {}))
 
     def save(self, folder: str | Path) -> Path:
-        folder = Path(folder)
-        atomic_write_text(folder / "results.json", json.dumps(self.to_json(), indent=2) + "\n")
-        atomic_write_text(folder / "results.md", self.markdown() + "\n")
-        return folder / "results.json"
+        """``results.json`` and ``results.md`` in a comparison's folder."""
+        folder = RunDir(folder)
+        atomic_write_text(folder.results(".json"), json.dumps(self.to_json(), indent=2) + "\n")
+        atomic_write_text(folder.results(".md"), self.markdown() + "\n")
+        return folder.results(".json")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Comparison":
+        """The comparison saved in ``folder`` (see :meth:`save`)."""
+        path = RunDir(folder, writer=False).results(".json")
+        if not path.is_file():
+            raise FileNotFoundError(f"{folder} holds no comparison ({path.name} missing)")
+        return cls.from_json(json.loads(path.read_text()))

@@ -20,6 +20,7 @@ adding a control arm leaves every other random choice of a run unchanged.
 """
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -73,22 +74,63 @@ def control_weights(kind: str, reference: Weights, seed: int) -> StateDict:
     return StateDict(CONTROLS[kind](matrices, generator), layout=f"control:{kind}", source=f"{kind}({source})")
 
 
-def resolve_aux(spec: str, target: Weights, seed: int, *, trust_pickle: bool = False) -> StateDict:
-    """Auxiliary weights for one ``pathway.aux`` entry: a checkpoint path or a control spec (see
-    module doc). ``target`` supplies the shapes of ``random``."""
-    if not is_control(spec):
-        return load_checkpoint(spec, trust_pickle=trust_pickle)
-    kind, _, path = spec.partition(":")
-    reference = load_checkpoint(path, trust_pickle=trust_pickle) if path else target
-    return control_weights(kind, reference, seed)
+@dataclass(frozen=True)
+class AuxSpec:
+    """One auxiliary of a pathway: a checkpoint (``source``), or a ``control`` of a checkpoint's
+    weights (``source``) or of the target's shapes (no source). The one reader and writer of the
+    config grammar: ``"<checkpoint>"``, ``"random"``, ``"norm_matched:<checkpoint>"``,
+    ``"shuffled:<checkpoint>"``."""
+
+    source: str | None = None
+    control: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.control is not None and self.control not in CONTROLS:
+            raise ValueError(f"unknown control {self.control!r}; choose from {sorted(CONTROLS)}")
+        if self.control is None and not self.source:
+            raise ValueError("an auxiliary needs a checkpoint (source) or a control")
+        if self.control in ("norm_matched", "shuffled") and not self.source:
+            raise ValueError(f"the {self.control} control needs the checkpoint whose weights it matches")
+
+    @classmethod
+    def parse(cls, text: "str | AuxSpec") -> "AuxSpec":
+        if isinstance(text, AuxSpec):
+            return text
+        kind, sep, path = str(text).partition(":")
+        if kind in CONTROLS and (sep or kind == "random"):
+            return cls(source=path or None, control=kind)
+        return cls(source=str(text))
+
+    def __str__(self) -> str:
+        if self.control is None:
+            return str(self.source)
+        return f"{self.control}:{self.source}" if self.source else self.control
+
+    @property
+    def is_control(self) -> bool:
+        return self.control is not None
+
+    def with_source(self, source: str | None) -> "AuxSpec":
+        return AuxSpec(source, self.control)
 
 
-def is_control(spec: str) -> bool:
+def resolve_aux(spec: "str | AuxSpec", target: Weights, seed: int, *, trust_pickle: bool = False) -> StateDict:
+    """Auxiliary weights for one ``pathway.aux`` entry (an :class:`AuxSpec` or its text). ``target``
+    supplies the shapes of a ``random`` control without a source."""
+    spec = AuxSpec.parse(spec)
+    if not spec.is_control:
+        return load_checkpoint(spec.source, trust_pickle=trust_pickle)
+    reference = load_checkpoint(spec.source, trust_pickle=trust_pickle) if spec.source else target
+    return control_weights(spec.control, reference, seed)
+
+
+def is_control(spec: "str | AuxSpec") -> bool:
     """Whether a ``pathway.aux`` entry names a control rather than a checkpoint."""
-    kind, sep, _ = spec.partition(":")
-    return (not sep and kind == "random") or (bool(sep) and kind in CONTROLS)
+    return AuxSpec.parse(spec).is_control
 
 
-def resolve_aux_list(specs: list[str], target: Weights, seed: int, *, trust_pickle: bool = False) -> list[StateDict]:
+def resolve_aux_list(
+    specs: "list[str] | list[AuxSpec]", target: Weights, seed: int, *, trust_pickle: bool = False
+) -> list[StateDict]:
     """Resolve several specs; each control gets its own seed derived from ``seed``."""
     return [resolve_aux(spec, target, seed * 1000 + i + 1, trust_pickle=trust_pickle) for i, spec in enumerate(specs)]

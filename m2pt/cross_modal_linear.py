@@ -15,11 +15,13 @@ is a per-channel offset of another modality's features: a constant shift of this
 outputs with no input-dependent knowledge in it.)
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from m2pt.vocabulary import ParameterRole
 
 
 class CrossModalLinear(nn.Module):
@@ -96,3 +98,8 @@ class CrossModalLinear(nn.Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}, lambdas=[{lambdas}]"
         )
+
+    def parameter_roles(self) -> Iterator[tuple[nn.Parameter, ParameterRole]]:
+        """λ and the auxiliary weights; ``weight`` and ``bias`` keep the role of the layer they came from."""
+        yield self.lambdas, ParameterRole.LAMBDA
+        yield from ((aux, ParameterRole.AUX) for aux in self.aux_weights)

@@ -4,6 +4,9 @@ import pytest
 
 from m2pt.comparison import Comparison
 from m2pt.stats import paired_difference, relative_improvement, summarize
+from m2pt.vocabulary import ArmRole
+
+CONTROL = ArmRole.CONTROL
 
 
 def test_summary_of_known_values():
@@ -43,7 +46,7 @@ def comparison() -> Comparison:
         "shuffled": {0: 0.635, 1: 0.655, 2: 0.64},
         "random": {0: 0.61, 1: 0.63, 2: 0.615},
     }
-    return Comparison(scores, controls=["shuffled", "random"])
+    return Comparison(scores, roles={"shuffled": CONTROL, "random": CONTROL})
 
 
 def test_comparison_picks_the_best_control_and_measures_beyond_it():
@@ -63,14 +66,15 @@ def test_comparison_table_verdict_and_json_roundtrip(tmp_path):
     assert c.sensitivity() is None  # no positive reference arm
     c.save(tmp_path)
     again = Comparison.from_json(__import__("json").loads((tmp_path / "results.json").read_text()))
-    assert again.scores == c.scores and again.controls == c.controls
+    assert again.scores == c.scores and again.roles == c.roles and again.controls == ["shuffled", "random"]
 
 
 def test_sensitivity_says_whether_the_positive_reference_beats_the_controls():
     scores = {"baseline": {0: 0.50, 1: 0.52, 2: 0.51}, "random": {0: 0.55, 1: 0.56, 2: 0.55}}
-    weak = Comparison(scores | {"same_modality": {0: 0.55, 1: 0.57, 2: 0.54}}, controls=["random"])
+    reference = {"random": CONTROL, "same_modality": ArmRole.POSITIVE_REFERENCE}
+    weak = Comparison(scores | {"same_modality": {0: 0.55, 1: 0.57, 2: 0.54}}, roles=reference)
     assert "cannot tell" in weak.sensitivity()
-    strong = Comparison(scores | {"same_modality": {0: 0.65, 1: 0.66, 2: 0.66}}, controls=["random"])
+    strong = Comparison(scores | {"same_modality": {0: 0.65, 1: 0.66, 2: 0.66}}, roles=reference)
     assert "+10.33" in strong.sensitivity() and "detects a helpful auxiliary" in strong.sensitivity()
 
 

@@ -1,22 +1,22 @@
 import pytest
 
-from m2pt.train.config import Config, ConfigError, apply_overrides, dump_yaml, load_config
+from m2pt.train.config import ConfigError, FinetuneRun, PretrainRun, apply_overrides, dump_yaml, load_config, project
 
 
 def test_defaults_and_yaml_roundtrip(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text(dump_yaml(Config()))
-    assert load_config(path) == Config()
+    path.write_text(dump_yaml(FinetuneRun()))
+    assert load_config(FinetuneRun, path) == FinetuneRun()
 
 
 def test_overrides_are_parsed_and_type_checked(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("epochs: 3\noptim:\n  lr: 0.01\n")
-    config = load_config(path, ["optim.lr=3e-4", "pathway.aux=[a.safetensors, random]", "model.settings.depth=2",
+    config = load_config(FinetuneRun, path, ["optim.lr=3e-4", "pathway.aux=[a.safetensors, random]", "model.options.depth=2",
                                 "optim.clip_grad=null", "pathway.block_map=[1, 0]", "optim.warmup_epochs=2"])  # fmt: skip
     assert config.epochs == 3 and config.optim.lr == 3e-4
     assert config.pathway.aux == ["a.safetensors", "random"]
-    assert config.model.settings == {"depth": 2}
+    assert config.model.options == {"depth": 2}
     assert config.pathway.block_map == [1, 0]
     assert config.optim.warmup_epochs == 2.0 and isinstance(config.optim.warmup_epochs, float)
 
@@ -37,12 +37,43 @@ def test_overrides_are_parsed_and_type_checked(tmp_path):
 )
 def test_bad_overrides_are_rejected(override, message):
     with pytest.raises(ConfigError, match=message):
-        apply_overrides(Config(), [override])
+        apply_overrides(FinetuneRun(), [override])
 
 
 def test_missing_or_bad_config_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
-        load_config(tmp_path / "nope.yaml")
+        load_config(FinetuneRun, tmp_path / "nope.yaml")
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping"):
-        load_config(tmp_path / "list.yaml")
+        load_config(FinetuneRun, tmp_path / "list.yaml")
+
+
+def test_a_run_config_holds_only_its_stage_sections():
+    pretrain = project(FinetuneRun(epochs=3), PretrainRun, {"pretrain.mask_ratio": 0.5})
+    assert pretrain.epochs == 3 and pretrain.pretrain.mask_ratio == 0.5
+    assert "pathway" not in dump_yaml(pretrain) and "pretrain" not in dump_yaml(FinetuneRun())
+    with pytest.raises(ConfigError, match="unknown config key pathway"):
+        apply_overrides(PretrainRun(), ["pathway.lambda_init=1"])
+
+
+@pytest.mark.parametrize(
+    ("override", "allowed"),
+    [
+        ("epochs=0", r"\[1, inf\]"),
+        ("optim.lr=0", r"\(0, 10\]"),
+        ("optim.lr=-1e-3", r"\(0, 10\]"),
+        ("optim.weight_decay=-0.1", r"\[0, 10\]"),
+        ("optim.betas=[0.9, 1.5]", r"\[0, 1\]"),
+        ("data.batch_size=0", r"\[1, inf\]"),
+        ("data.train_limit=-5", r"\[1, inf\]"),
+        ("pathway.lambda_init=.nan", "out of range"),
+        ("pathway.lambda_lr_scale=-1", r"\[0, inf\]"),
+        ("finetune.mode=fix", None),
+    ],
+)
+def test_numbers_out_of_range_are_refused_with_the_allowed_range(override, allowed):
+    if allowed is None:
+        apply_overrides(FinetuneRun(), [override])
+        return
+    with pytest.raises(ConfigError, match=allowed):
+        apply_overrides(FinetuneRun(), [override])

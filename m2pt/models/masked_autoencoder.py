@@ -97,6 +97,9 @@ class MaskedAutoencoder(nn.Module):
         self.decoder_pred = nn.Linear(decoder_dim, encoder.patch_embed.target_size)
         nn.init.normal_(self.mask_token, std=0.02)
 
+    def no_weight_decay(self) -> set[str]:
+        return {"mask_token"}
+
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``x`` -> ``(loss, prediction [B,N,P], mask [B,N])``."""
         embedded = self.encoder.embed(x)

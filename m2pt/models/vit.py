@@ -10,6 +10,7 @@ Stages, each usable on its own (masked pretraining and analysis hook into them):
 (class token, blocks, norm), ``forward_head(features) -> [B,classes]``.
 """
 
+from collections.abc import Iterator
 from functools import partial
 from typing import NamedTuple
 
@@ -18,7 +19,10 @@ from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
+from m2pt.vocabulary import ParameterRole
+
 POOLS = ("avg", "token")
+TOKENIZER_PARTS = ("patch_embed", "pos_embed", "cls_token", "cls_pos")  # what subclasses may define
 
 
 class Tokens(NamedTuple):
@@ -51,7 +55,8 @@ class ViTEncoder(nn.Module):
             raise ValueError(f"global_pool must be one of {POOLS}, got {global_pool!r}")
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
-        self.embed_dim, self.num_classes, self.global_pool = embed_dim, num_classes, global_pool
+        self.embed_dim, self.num_heads, self.num_classes = embed_dim, num_heads, num_classes
+        self.global_pool = global_pool
         self.pos_every_block = pos_every_block
         norm_layer = partial(nn.LayerNorm, eps=norm_eps)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
@@ -110,3 +115,17 @@ class ViTEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
+
+    def parameter_roles(self) -> Iterator[tuple[nn.Parameter, ParameterRole]]:
+        """The tokenizer (patch embedding, position embedding, class token) and the head; the
+        blocks and the final norm are the body (see :mod:`m2pt.parameter_roles`)."""
+        for part in TOKENIZER_PARTS:
+            value = getattr(self, part, None)
+            parameters = [value] if isinstance(value, nn.Parameter) else []
+            parameters += list(value.parameters()) if isinstance(value, nn.Module) else []
+            yield from ((p, ParameterRole.TOKENIZER) for p in parameters)
+        yield from ((p, ParameterRole.HEAD) for p in self.head.parameters())
+
+    def no_weight_decay(self) -> set[str]:
+        """Token and position tables, as in timm (1-D parameters are exempt anyway)."""
+        return {part for part in TOKENIZER_PARTS if isinstance(getattr(self, part, None), nn.Parameter)}

@@ -1,35 +1,37 @@
-"""``python -m m2pt.train STAGE [--config FILE] [--resume RUN] [key=value ...]``."""
+"""``python -m m2pt.train STAGE [--config FILE] [--resume RUN] [key=value ...]``: one run."""
 
 import argparse
 import sys
 from pathlib import Path
 
 from m2pt.checkpoint import CheckpointError
-from m2pt.train.config import Config, ConfigError, apply_overrides, dump_yaml, load_config
+from m2pt.run_dir import RunDir
+from m2pt.train.config import ConfigError, apply_overrides, dump_yaml, load_config
 from m2pt.train.engine import TrainingDiverged
 from m2pt.train.stages import STAGES
 
 EPILOG = """\
-settings (key=value overrides, values parsed as YAML; `show-config` prints them all):
-  data.dataset data.size data.batch_size data.train_limit   model.modality model.size model.settings.*
+settings (key=value overrides, values parsed as YAML; `show-config STAGE` prints them all):
+  data.dataset data.size data.batch_size data.train_limit   model.modality model.size model.options.*
   pathway.aux pathway.layers pathway.block_map pathway.lambda_init pathway.lambda_lr_scale pathway.aux_trainable
   optim.lr optim.weight_decay optim.warmup_epochs optim.layer_decay optim.clip_grad optim.accum_steps
-  finetune.setting finetune.init finetune.mode   pretrain.mask_ratio pretrain.save_epochs
-  compare.arms compare.seeds   epochs seed device precision compile name output_dir source
+  finetune.start finetune.init finetune.mode   pretrain.mask_ratio pretrain.save_epochs
+  epochs seed device precision compile threads verbose name output_dir   source (merge, evaluate)
 
 examples:
   python -m m2pt.train pretrain data.dataset=spoken_digits model.modality=audio epochs=5 name=aux
   python -m m2pt.train finetune pathway.aux=[runs/aux/encoder.safetensors] epochs=10 name=m2pt
   python -m m2pt.train merge source=runs/m2pt
-  torchrun --nproc_per_node=2 -m m2pt.train finetune --config configs/finetune_image.yaml
+  torchrun --nproc_per_node=2 -m m2pt.train finetune --config configs/paper/image_imagenet.yaml
   python -m m2pt.train finetune --resume runs/m2pt
+comparisons, experiments and grids of many runs: python -m workflows --help
 """
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m m2pt.train",
-        description="Pretraining, M2PT fine-tuning, merging and evaluation.",
+        description="Pretraining, M2PT fine-tuning, merging and evaluation: one run each.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -40,25 +42,26 @@ def parse(argv: list[str]) -> argparse.Namespace:
         sub.add_argument("--config", type=Path, help="YAML config file")
         sub.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in this folder")
         sub.add_argument("overrides", nargs="*", metavar="key=value")
-    stages.add_parser("show-config", help="print every setting with its default value")
+    show = stages.add_parser("show-config", help="print every setting of a stage with its default value")
+    show.add_argument("of", choices=sorted(STAGES), metavar="STAGE", nargs="?", default="finetune")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     if args.stage == "show-config":
-        print(dump_yaml(Config()), end="")
+        print(dump_yaml(STAGES[args.of].config()), end="")
         return 0
+    stage = STAGES[args.stage]
     try:
         if args.resume:
             if args.config:
                 raise ConfigError("--resume takes the run's own config.yaml; do not pass --config")
-            config = load_config(args.resume / "config.yaml", args.overrides)
+            config = load_config(stage.config, RunDir(args.resume, writer=False).config_file, args.overrides)
             config = apply_overrides(config, {"output_dir": str(args.resume.parent), "name": args.resume.name})
         else:
-            config = load_config(args.config, args.overrides)
-        config = apply_overrides(config, {"stage": args.stage})
-        STAGES[args.stage].run(config, args.overrides, resume=args.resume is not None)
+            config = load_config(stage.config, args.config, args.overrides)
+        stage.run(config, args.resume is not None)
     except (ConfigError, CheckpointError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

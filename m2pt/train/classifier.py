@@ -1,40 +1,38 @@
-"""The fine-tuned classifier of a run: built from the config, saved with what rebuilds it.
+"""The fine-tuned classifier of a run, built from its config.
 
 :func:`build_classifier` makes the target model (seeded, so arms of a comparison start from
 the same weights), initialises it from a checkpoint in the ``pretrained`` setting, adds the
 pathway when ``pathway.aux`` names auxiliaries (or controls), and freezes what ``fix`` mode
-freezes. :func:`classifier_metadata` and :func:`classifier_from_file` save and rebuild it.
+freezes. The saved model's metadata and loader are :mod:`m2pt.saved`'s.
 """
 
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from m2pt.checkpoint import CheckpointError, load_checkpoint, read_metadata
 from m2pt.controls import resolve_aux_list
 from m2pt.models import build_model
 from m2pt.models.pretrained import load_pretrained
 from m2pt.models.vit import ViTEncoder
+from m2pt.parameter_roles import parameter_roles
 from m2pt.reparameterize import cross_modal_layers, reparameterize
-from m2pt.train.config import Config, ConfigError, to_dict
+from m2pt.train.config import ConfigError, FinetuneRun
+from m2pt.vocabulary import ParameterRole
 
-TOKENIZER_NAMES = ("patch_embed", "pos_embed", "cls_token", "cls_pos")
 
-
-def build_classifier(config: Config, num_classes: int, *, log=print) -> ViTEncoder:
+def build_classifier(config: FinetuneRun, num_classes: int, *, log=print) -> ViTEncoder:
     """The target model of ``config`` with ``num_classes`` outputs, ready to train."""
     torch.manual_seed(config.seed)
-    model = build_model(config.model.modality, config.model.size, num_classes=num_classes, **config.model.settings)
+    model = build_model(config.model.modality, config.model.size, num_classes=num_classes, **config.model.options)
     finetune, pathway = config.finetune, config.pathway
-    if finetune.setting == "pretrained":
+    if finetune.start == "pretrained":
         if not finetune.init:
-            raise ConfigError("finetune.setting=pretrained needs finetune.init (the target's pretrained checkpoint)")
+            raise ConfigError("finetune.start=pretrained needs finetune.init (the target's pretrained checkpoint)")
         log(str(load_pretrained(model, finetune.init, trust_pickle=pathway.trust_pickle)))
     elif finetune.init:
-        raise ConfigError("finetune.init is set but finetune.setting is from_scratch")
+        raise ConfigError("finetune.init is set but finetune.start is from_scratch")
     if pathway.aux:
         aux = resolve_aux_list(pathway.aux, model.state_dict(), config.seed, trust_pickle=pathway.trust_pickle)
         reparameterize(
@@ -56,12 +54,12 @@ def build_classifier(config: Config, num_classes: int, *, log=print) -> ViTEncod
 
 def freeze_for_fix(model: nn.Module, *, train_tokenizer: bool) -> None:
     """The ``fix`` setting: everything frozen but λ (if trainable), the head, and optionally the
-    tokenizer with its position embedding."""
+    tokenizer with its position embedding (the roles the modules declare)."""
+    kept = {ParameterRole.HEAD} | ({ParameterRole.TOKENIZER} if train_tokenizer else set())
+    roles = parameter_roles(model)
     for name, parameter in model.named_parameters():
-        keep = name.startswith("head.") or (train_tokenizer and name.startswith(TOKENIZER_NAMES))
-        if name.endswith("lambdas"):
-            keep = parameter.requires_grad
-        parameter.requires_grad_(keep)
+        if roles[name] is not ParameterRole.LAMBDA:
+            parameter.requires_grad_(roles[name] in kept)
 
 
 def classification_loss(label_smoothing: float, mixup_alpha: float):
@@ -106,38 +104,3 @@ def lambda_record(model: nn.Module) -> dict[str, Any]:
         "lambdas": {name: layer.lambdas.detach().float().tolist() for name, layer in layers.items()},
         "contributions": {name: layer.contributions().tolist() for name, layer in layers.items()},
     }
-
-
-def classifier_metadata(config: Config, classes: list[str], **extra: Any) -> dict[str, Any]:
-    """What :func:`classifier_from_file` needs to rebuild the model (and what made it)."""
-    pathway = config.pathway
-    return {
-        "kind": "classifier",
-        "modality": config.model.modality,
-        "size": config.model.size,
-        "settings": config.model.settings,
-        "num_classes": len(classes),
-        "classes": classes,
-        "pathway": {"num_aux": len(pathway.aux), "layers": pathway.layers, "aux": pathway.aux} if pathway.aux else None,
-        "config": to_dict(config),
-        **extra,
-    }
-
-
-def classifier_from_file(path: str | Path) -> tuple[ViTEncoder, dict[str, Any]]:
-    """Rebuild and load a classifier saved by a run (re-parameterized or merged)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.safetensors"
-    weights = load_checkpoint(path)
-    metadata = read_metadata(path) if path.suffix == ".safetensors" else {}
-    if metadata.get("kind") != "classifier":
-        raise CheckpointError(f"{path} is not a classifier saved by m2pt (no classifier metadata)")
-    model = build_model(
-        metadata["modality"], metadata["size"], num_classes=metadata["num_classes"], **metadata["settings"]
-    )
-    if metadata.get("pathway"):
-        placeholder = [model.state_dict()] * metadata["pathway"]["num_aux"]  # shapes only: loaded next
-        reparameterize(model, placeholder, layers=metadata["pathway"]["layers"])
-    model.load_state_dict(weights, strict=True)
-    return model, metadata

@@ -1,25 +1,40 @@
-"""Run configuration: nested dataclasses, read from YAML and ``key=value`` overrides.
+"""Run configuration: one dataclass per stage, read from YAML and ``key=value`` overrides.
 
-Every key is type-checked against its field; an unknown key is an error that suggests the
-closest known one. ``load_config(path, ["optim.lr=3e-4", "pathway.aux=[a.safetensors]"])``
-parses override values as YAML, so lists, numbers, booleans and ``null`` work.
+Each stage reads only its own sections: a pretraining run's ``config.yaml`` holds the data, the
+model, the optimizer and the masking settings; a fine-tuning run's holds the pathway and the
+fine-tuning settings instead. The engine reads a :class:`TrainConfig` derived from either.
+
+Every key is type-checked against its field and every number against its allowed range before
+any work starts; an unknown key is an error that suggests the closest known one.
+``load_config(FinetuneRun, path, ["optim.lr=3e-4", "pathway.aux=[a.safetensors]"])`` parses
+override values as YAML, so lists, numbers, booleans and ``null`` work.
 """
 
 import dataclasses
 import difflib
+import math
+import time
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import yaml
 
 from m2pt.reparameterize import DEFAULT_LAYERS
 
+C = TypeVar("C")
+
 
 class ConfigError(ValueError):
-    """A configuration that cannot run: unknown key, wrong type, missing file, inconsistent settings."""
+    """A configuration that cannot run: unknown key, wrong type, number out of range, missing file."""
+
+
+def bounded(default: Any, low: float | None = None, high: float | None = None, *, open_low: bool = False) -> Any:
+    """A dataclass field whose numbers must lie in ``[low, high]`` (``(low, high]`` with ``open_low``)."""
+    factory = {"default_factory": lambda: list(default)} if isinstance(default, list) else {"default": default}
+    return field(**factory, metadata={"range": (low, high, open_low)})
 
 
 @dataclass
@@ -27,134 +42,146 @@ class DataConfig:
     dataset: str = "mnist"  # a built-in dataset name (data_tools.list_datasets()) or "folder"
     root: str | None = None  # the folder of a "folder" dataset
     modality: str | None = None  # the modality of a "folder" dataset
-    size: str = "default"  # "default" or "tiny" (built-in datasets)
+    size: str = "default"  # the built-in dataset's size: "default" or "tiny"
     options: dict[str, Any] = field(default_factory=dict)  # passed to data_tools.build_dataset
-    train_limit: int | None = None  # use only the first N training examples (of a seeded shuffle)
-    val_limit: int | None = None
-    batch_size: int = 64  # global batch size (split across processes)
-    eval_batch_size: int = 256
-    num_workers: int = 0
+    train_limit: int | None = bounded(None, 1)  # use only the first N training examples (of a seeded shuffle)
+    val_limit: int | None = bounded(None, 1)
+    batch_size: int = bounded(64, 1)  # global batch size (split across processes)
+    eval_batch_size: int = bounded(256, 1)
+    num_workers: int = bounded(0, 0)
 
 
 @dataclass
 class ModelConfig:
     modality: str = "image"
-    size: str = "tiny"
-    settings: dict[str, Any] = field(default_factory=dict)  # build_model overrides (img_size, depth, ...)
+    size: str = "tiny"  # a model size of m2pt.SIZES
+    options: dict[str, Any] = field(default_factory=dict)  # build_model overrides (img_size, depth, ...)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = bounded(1e-3, 0, 10, open_low=True)
+    min_lr: float = bounded(1e-6, 0, 10)
+    weight_decay: float = bounded(0.05, 0, 10)
+    betas: list[float] = bounded([0.9, 0.999], 0, 1)
+    warmup_epochs: float = bounded(1.0, 0)
+    layer_decay: float | None = bounded(None, 0, 1, open_low=True)  # layer-wise lr decay (0.75 for pretrained ViTs)
+    clip_grad: float | None = bounded(None, 0, open_low=True)
+    accum_steps: int = bounded(1, 1)
+    label_smoothing: float = bounded(0.0, 0, 1)
+    mixup: float = bounded(0.0, 0)  # mixup alpha (images); 0 disables
 
 
 @dataclass
 class PathwayConfig:
     """Cross-modal re-parameterization; no ``aux`` means the plain baseline."""
 
-    aux: list[str] = field(default_factory=list)  # auxiliary checkpoints, or controls (see m2pt.controls)
+    aux: list[str] = field(default_factory=list)  # auxiliary checkpoints, or controls (m2pt.controls.AuxSpec)
     layers: list[str] = field(default_factory=lambda: list(DEFAULT_LAYERS))
     block_map: str | list[int] = "identity"
-    lambda_init: float = 0.0
+    lambda_init: float = bounded(0.0, -1e3, 1e3)
     lambda_trainable: bool = True
     # λ's learning rate = optim.lr x this (λ gets no weight decay). Measured on the main job's
     # MNIST regime (625 AdamW steps at lr 1e-3): at 1, as in the paper's code, λ ends near 0.01 and
     # the pathway changes nothing; 30 moves λ to ~0.17 (tune) and ~1.4 (fix) and gave the best fix
     # result; 100 was unstable in fix. See README, "Defaults".
-    lambda_lr_scale: float = 30.0
+    lambda_lr_scale: float = bounded(30.0, 0)
     aux_trainable: bool = True
-    aux_lr_scale: float = 1.0  # the auxiliary weights' learning rate = optim.lr x this
+    aux_lr_scale: float = bounded(1.0, 0)  # the auxiliary weights' learning rate = optim.lr x this
     trust_pickle: bool = False  # allow unpickling auxiliary checkpoint files
 
 
 @dataclass
-class OptimConfig:
-    lr: float = 1e-3
-    min_lr: float = 1e-6
-    weight_decay: float = 0.05
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    warmup_epochs: float = 1.0
-    layer_decay: float | None = None  # layer-wise lr decay (e.g. 0.75 for fine-tuning pretrained ViTs)
-    clip_grad: float | None = None
-    accum_steps: int = 1
-    label_smoothing: float = 0.0
-    mixup: float = 0.0  # mixup alpha (images); 0 disables
+class PretrainOptions:
+    """Masked-autoencoder pretraining."""
 
-
-@dataclass
-class PretrainConfig:
-    mask_ratio: float = 0.75
-    decoder_dim: int = 128
-    decoder_depth: int = 2
-    decoder_heads: int = 4
+    mask_ratio: float = bounded(0.75, 0, 1, open_low=True)
+    decoder_dim: int = bounded(128, 1)
+    decoder_depth: int = bounded(2, 1)
+    decoder_heads: int = bounded(4, 1)
     norm_pix_loss: bool = True  # per-patch normalised targets (grid modalities)
-    save_epochs: list[int] = field(default_factory=list)  # also save the encoder after these epochs
+    save_epochs: list[int] = bounded([], 1)  # also save the encoder after these epochs
 
 
 @dataclass
-class FinetuneConfig:
-    setting: Literal["from_scratch", "pretrained"] = "from_scratch"
-    init: str | None = None  # target checkpoint for the pretrained setting
-    mode: Literal["tune", "fix"] = "tune"  # fix: block linears frozen, only λ and the head train
+class FinetuneOptions:
+    start: Literal["from_scratch", "pretrained"] = "from_scratch"  # see m2pt.vocabulary.Setting
+    init: str | None = None  # the target's own pretrained checkpoint, for start=pretrained
+    mode: Literal["tune", "fix"] = "tune"  # fix: blocks frozen, only λ, the head (and the tokenizer) train
     train_tokenizer: bool = False  # in fix mode, also train the tokenizer and position embedding
 
 
 @dataclass
-class CompareConfig:
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    arms: dict[str, dict[str, Any]] = field(default_factory=lambda: {"baseline": {}})  # arm -> overrides
-    reference: str = "baseline"  # the arm others are compared with
+class TrainConfig:
+    """What the engine reads."""
+
+    epochs: int = 10
+    log_every: int = 20
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    compile: bool = False
+    verbose: bool = True
+    optim: OptimConfig = field(default_factory=OptimConfig)
 
 
 @dataclass
-class ExperimentConfig:
-    """The main job: pretrain auxiliaries, compare arms in each setting, merge one model.
+class RunConfig:
+    """What every single run has: where it goes, how it trains, on what data, which model."""
 
-    ``${name}`` in ``compare.arms`` stands for the encoder pretrained as ``auxiliaries[name]``.
-    """
-
-    auxiliaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> pretrain overrides
-    settings: dict[str, dict[str, Any]] = field(default_factory=lambda: {"from_scratch": {}})  # name -> overrides
-    merge_arm: str | None = "m2pt"  # merge and verify this arm's first-seed model of the first setting
-
-
-@dataclass
-class GridConfig:
-    """Every ordered (target, auxiliary) pair of modalities (the paper's Figure 3).
-
-    ``modalities[m]`` holds the overrides that make modality ``m`` a run (its dataset, model
-    settings, epochs): used when ``m`` is the target, and, with ``pretrain`` on top, to pretrain
-    ``m``'s auxiliary encoder. In ``compare.arms``, ``${aux}`` is the paired auxiliary's encoder
-    and ``${self}`` the target modality's own (a same-modality reference). Arms without
-    ``${aux}`` do not depend on the pair: they run once per target and are shared.
-    """
-
-    modalities: dict[str, dict[str, Any]] = field(default_factory=dict)
-    pretrain: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Config:
-    stage: str = "finetune"
+    stage: ClassVar[str] = "run"
     name: str | None = None  # run folder name (default: stage and time)
     output_dir: str = "runs"
-    source: str | None = None  # merge/evaluate: a run folder or checkpoint file
-    seed: int = 0
-    epochs: int = 10
+    seed: int = bounded(0, 0)
+    epochs: int = bounded(10, 1)
     device: str = "auto"  # auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1, mps
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16 (or fp16) on GPU, fp32 on CPU
     compile: bool = False
-    threads: int | None = None  # CPU threads per process
-    log_every: int = 20  # steps between training-metric records
-    eval_split: str = "val"
+    threads: int | None = bounded(None, 1)  # CPU threads per process
+    log_every: int = bounded(20, 1)  # steps between training-metric records
+    verbose: bool = True  # progress bars and epoch lines (False: a quiet run, for workflows)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    pathway: PathwayConfig = field(default_factory=PathwayConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
-    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
-    compare: CompareConfig = field(default_factory=CompareConfig)
-    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
-    grid: GridConfig = field(default_factory=GridConfig)
+
+    def path(self) -> Path:
+        """The run folder."""
+        return Path(self.output_dir) / (self.name or f"{self.stage}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+    def training(self) -> TrainConfig:
+        return TrainConfig(self.epochs, self.log_every, self.precision, self.compile, self.verbose, self.optim)
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """The default config, updated by the YAML file at ``path`` and then by ``key=value`` overrides."""
+@dataclass
+class PretrainRun(RunConfig):
+    stage: ClassVar[str] = "pretrain"
+    pretrain: PretrainOptions = field(default_factory=PretrainOptions)
+
+
+@dataclass
+class FinetuneRun(RunConfig):
+    stage: ClassVar[str] = "finetune"
+    pathway: PathwayConfig = field(default_factory=PathwayConfig)
+    finetune: FinetuneOptions = field(default_factory=FinetuneOptions)
+
+
+@dataclass
+class MergeConfig:
+    stage: ClassVar[str] = "merge"
+    source: str | None = None  # a fine-tuning run folder or its model.safetensors
+    tolerance: float = bounded(1e-5, 0)  # the largest |output difference| the merge may make
+    data: dict[str, Any] = field(default_factory=dict)  # overrides of the saved data settings (the probe batch)
+
+
+@dataclass
+class EvaluateConfig:
+    stage: ClassVar[str] = "evaluate"
+    source: str | None = None  # a run folder or a classifier .safetensors (merged too)
+    split: str = "val"
+    device: str = "auto"
+    data: dict[str, Any] = field(default_factory=dict)  # overrides of the saved data settings
+
+
+def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> C:
+    """The default ``cls`` config, updated by the YAML file at ``path`` and then by ``key=value`` overrides."""
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -163,41 +190,62 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         data = yaml.safe_load(path.read_text()) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    config = from_dict(Config, data)
-    return apply_overrides(config, overrides)
+    return apply_overrides(from_dict(cls, data), overrides)
 
 
-def apply_overrides(config: Config, overrides: list[str] | tuple[str, ...] | dict[str, Any]) -> Config:
+def apply_overrides(config: C, overrides: list[str] | tuple[str, ...] | dict[str, Any]) -> C:
     """A copy of ``config`` with dotted-key overrides applied (``"a.b=value"`` strings or a mapping)."""
     data = to_dict(config)
     items = overrides.items() if isinstance(overrides, dict) else (_split(o) for o in overrides)
     for key, value in items:
         _set_dotted(data, key, value)
-    return from_dict(Config, data)
+    return from_dict(type(config), data)
+
+
+def project(config: Any, cls: type[C], overrides: dict[str, Any] | None = None) -> C:
+    """A ``cls`` config holding the sections of ``config`` that ``cls`` has, then ``overrides``:
+    how a workflow hands each of its runs only what that run reads."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    shared = {k: v for k, v in to_dict(config).items() if k in names}
+    return apply_overrides(from_dict(cls, shared), overrides or {})
 
 
 def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def dump_yaml(config: Config) -> str:
+def dump_yaml(config: Any) -> str:
     return yaml.safe_dump(to_dict(config), sort_keys=False)
 
 
-def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
-    """Build dataclass ``cls`` from ``data``, checking every key and value type."""
+def from_dict(cls: type[C], data: dict[str, Any], prefix: str = "") -> C:
+    """Build dataclass ``cls`` from ``data``, checking every key, value type and numeric range."""
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     values = {}
     for key, value in data.items():
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f" (did you mean {prefix}{close[0]}?)" if close else f"; known: {', '.join(names)}"
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f" (did you mean {prefix}{close[0]}?)" if close else f"; known: {', '.join(fields)}"
             raise ConfigError(f"unknown config key {prefix}{key}{hint}")
         values[key] = _convert(hints[key], value, f"{prefix}{key}")
+        if "range" in fields[key].metadata:
+            _check_range(values[key], fields[key].metadata["range"], f"{prefix}{key}")
     return cls(**values)
+
+
+def _check_range(value: Any, bounds: tuple[float | None, float | None, bool], key: str) -> None:
+    for number in value if isinstance(value, list) else [value]:
+        if number is None:
+            continue
+        low, high, open_low = bounds
+        below = low is not None and (number <= low if open_low else number < low)
+        if not math.isfinite(number) or below or (high is not None and number > high):
+            left = "(" if open_low else "["
+            allowed = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+            raise ConfigError(f"{key}: {number!r} is out of range; allowed: {allowed}")
 
 
 def _convert(kind: Any, value: Any, key: str) -> Any:

@@ -5,6 +5,8 @@ and re-shuffled per epoch: every process of a torchrun world sees its share, and
 process sees the same global order, so runs with equal seeds see identical batches.
 """
 
+import dataclasses
+import json
 from dataclasses import dataclass
 
 import torch
@@ -12,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from torch.utils.data.distributed import DistributedSampler
 
 import data_tools
+from data_tools.from_settings import dataset_from_settings
 from m2pt.train.config import ConfigError, DataConfig
 from m2pt.train.distributed import World
 
@@ -49,13 +52,22 @@ def check_modality(config: DataConfig, modality: str) -> None:
 
 
 def build_data(config: DataConfig, splits: tuple[str, str] = ("train", "val")) -> Data:
-    """The training and evaluation splits named by ``splits``, limited as configured."""
+    """The training and evaluation splits named by ``splits``, limited as configured. Datasets are
+    read-only: the runs of a workflow in one process share them (the last few are kept)."""
+    key = json.dumps([dataclasses.asdict(config), splits, str(data_tools.cache_root())], sort_keys=True, default=str)
+    if key not in _BUILT:
+        _BUILT[key] = _build_data(config, splits)
+        while len(_BUILT) > 4:
+            _BUILT.pop(next(iter(_BUILT)))
+    return _BUILT[key]
+
+
+_BUILT: dict[str, Data] = {}
+
+
+def _build_data(config: DataConfig, splits: tuple[str, str]) -> Data:
     dataset_modality(config)
-    if config.dataset == "folder":
-        options = {"root": config.root, "modality": config.modality}
-    else:
-        options = {"size": config.size}
-    train, val = (data_tools.build_dataset(config.dataset, split, **options, **config.options) for split in splits)
+    train, val = (dataset_from_settings(vars(config), split) for split in splits)
     return Data(
         train=_limit(train, config.train_limit),
         val=_limit(val, config.val_limit),

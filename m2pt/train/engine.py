@@ -1,13 +1,15 @@
 """The training loop shared by every stage.
 
-A stage describes what to train as a :class:`Task` (the module, its loss on a batch, how to
-evaluate it, what to log); :func:`fit` runs it: AdamW with the project's parameter groups,
-cosine schedule with warm-up, gradient accumulation and clipping, autocast and loss scaling on
+A stage describes what to train as a :class:`TrainingSpec` (the module, its loss on a batch, its
+optimizer parameter groups, how to evaluate it, what to log); :func:`fit` runs it with a small
+:class:`~m2pt.train.config.TrainConfig`: AdamW over the given groups, cosine schedule with warm-up, gradient accumulation and clipping, autocast and loss scaling on
 GPU, DistributedDataParallel under torchrun, a progress bar with throughput and ETA, metrics
 and λ logs, and an atomic ``last`` (and ``best``) checkpoint after every epoch. ``resume=True``
 continues from ``last``: model, optimizer, loss scaler, RNG states and step, so the finished
 run matches one that never stopped. A non-finite loss stops the run with a
-:class:`TrainingDiverged` error and leaves the last good checkpoint in place.
+:class:`TrainingDiverged` error and leaves the last good checkpoint in place; the losses are
+checked on the host only at log steps and epoch ends (each check is a device synchronisation),
+and nothing is saved from a step after a non-finite loss.
 """
 
 import contextlib
@@ -23,11 +25,11 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from m2pt.train.config import Config
+from m2pt.run_dir import RunDir
+from m2pt.train.config import TrainConfig
 from m2pt.train.device import autocast, autocast_dtype
 from m2pt.train.distributed import World, barrier
 from m2pt.train.optim import build_optimizer, cosine_lr, set_learning_rate
-from m2pt.train.run_dir import RunDir
 
 LossFn = Callable[[nn.Module, Any], tuple[Tensor, dict[str, float]]]
 
@@ -37,12 +39,12 @@ class TrainingDiverged(RuntimeError):
 
 
 @dataclass
-class Task:
+class TrainingSpec:
     """What a stage trains."""
 
     model: nn.Module  # the module trained (its state is checkpointed)
     loss: LossFn  # (module, batch) -> (loss, {metric: value}); the module may be DDP-wrapped
-    depth: int  # transformer depth, for layer-wise learning-rate decay
+    param_groups: Callable[[nn.Module], list[dict]]  # the optimizer's groups of the model on its device
     evaluate: Callable[[nn.Module], dict[str, float]] | None = None  # -> {"val_acc": ...}
     monitor: str | None = None  # the evaluation metric that picks "best"
     monitor_mode: str = "max"  # "max" or "min"
@@ -51,8 +53,8 @@ class Task:
 
 
 def fit(
-    task: Task,
-    config: Config,
+    task: TrainingSpec,
+    config: TrainConfig,
     run: RunDir,
     world: World,
     device: torch.device,
@@ -63,7 +65,7 @@ def fit(
 ) -> dict[str, Any]:
     """Train ``task`` for ``config.epochs`` epochs; return the run's summary."""
     model = task.model.to(device)
-    optimizer = build_optimizer(model, config.optim, config.pathway, task.depth)
+    optimizer = build_optimizer(task.param_groups(model), config.optim)
     dtype = autocast_dtype(config.precision, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     accum = config.optim.accum_steps
@@ -82,7 +84,8 @@ def fit(
         trained = DistributedDataParallel(trained, device_ids=[device] if device.type == "cuda" else None)
 
     step, best, last_eval = state["step"], state["best"], {}
-    progress = tqdm(total=total_steps, initial=step, unit="step", disable=not world.is_main, dynamic_ncols=True)
+    shown = world.is_main and config.verbose
+    progress = tqdm(total=total_steps, initial=step, unit="step", disable=not shown, dynamic_ncols=True)
     started = time.perf_counter() - state["seconds"]
     try:
         for epoch in range(state["epoch"], config.epochs):
@@ -99,12 +102,6 @@ def fit(
                 batch = _to(batch, device)
                 with _no_sync(trained, not boundary), autocast(device, dtype):
                     loss, metrics = task.loss(trained, batch)
-                if not torch.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"loss became {loss.item()} at epoch {epoch + 1}, step {step}. The last good checkpoint "
-                        f"({run.last if run.last.exists() else 'none yet'}) is kept; try a lower optim.lr or set "
-                        "optim.clip_grad, then --resume"
-                    )
                 scaler.scale(loss / accum).backward()
                 window.append(loss.detach())
                 epoch_losses.append(window[-1])
@@ -120,15 +117,17 @@ def fit(
                 step += 1
                 progress.update()
                 if step % config.log_every == 0 or step == total_steps:
+                    _check_finite(window, run, epoch, step)
                     rate = samples / (time.perf_counter() - epoch_start)
                     record = {"step": step, "epoch": epoch + 1, "split": "train", "loss": torch.stack(window).mean().item(),
                               "lr": optimizer.param_groups[0]["lr"] / optimizer.param_groups[0]["lr_scale"],
                               "samples_per_s": rate, **metrics}  # fmt: skip
                     run.log(record)
                     if task.log_extra:
-                        run.log({"step": step, "epoch": epoch + 1, **task.log_extra(model)}, "lambdas.jsonl")
+                        run.log({"step": step, "epoch": epoch + 1, **task.log_extra(model)}, RunDir.LAMBDAS)
                     progress.set_postfix(loss=f"{record['loss']:.4f}", rate=f"{rate:.0f}/s", refresh=False)
                     window = []
+            _check_finite(epoch_losses, run, epoch, step)
             train_loss = torch.stack(epoch_losses).mean().item()
             model.eval()
             last_eval = task.evaluate(model) if task.evaluate and world.is_main else {}
@@ -136,22 +135,40 @@ def fit(
             best = last_eval[task.monitor] if improved else best
             state = {"epoch": epoch + 1, "step": step, "best": best, "seconds": time.perf_counter() - started}
             _save(run, model, optimizer, scaler, state, best=improved)
-            run.log({"step": step, "epoch": epoch + 1, "split": config.eval_split, **last_eval})
+            run.log({"step": step, "epoch": epoch + 1, "split": "val", **last_eval})
             run.log_epoch({"epoch": epoch + 1, "step": step, "train_loss": train_loss, **last_eval,
                            "seconds": round(state["seconds"], 2)})  # fmt: skip
-            if world.is_main:
-                shown = ", ".join(f"{k} {v:.4f}" for k, v in last_eval.items())
+            if shown:
+                values = ", ".join(f"{k} {v:.4f}" for k, v in last_eval.items())
                 progress.write(
-                    f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.4f}" + (f", {shown}" if shown else "")
+                    f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.4f}"
+                    + (f", {values}" if values else "")
                 )
             if task.on_epoch_end and world.is_main:
                 task.on_epoch_end(model, epoch + 1)
             barrier(world)
+        if not last_eval and task.evaluate and world.is_main:  # resumed after the last epoch's checkpoint
+            model.eval()
+            last_eval = task.evaluate(model)
     finally:
         progress.close()
         del trained, optimizer
     return {"epochs": config.epochs, "steps": step, "seconds": round(time.perf_counter() - started, 2),
             "best": best, "monitor": task.monitor, "final": last_eval}  # fmt: skip
+
+
+def _check_finite(losses: list[Tensor], run: RunDir, epoch: int, step: int) -> None:
+    """Raise :class:`TrainingDiverged` if any loss since the last check is NaN or infinite."""
+    if not losses:
+        return
+    stacked = torch.stack(losses)
+    if not torch.isfinite(stacked).all():
+        bad = stacked[~torch.isfinite(stacked)][0].item()
+        raise TrainingDiverged(
+            f"loss became {bad} in epoch {epoch + 1}, before step {step}. The last good checkpoint "
+            f"({run.last if run.last.exists() else 'none yet'}) is kept; try a lower optim.lr or set "
+            "optim.clip_grad, then --resume"
+        )
 
 
 def _better(value: float, best: float | None, mode: str) -> bool:

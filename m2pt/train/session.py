@@ -1,24 +1,22 @@
-"""What every stage sets up first: process group, device, threads, seeds, and its run folder."""
+"""What every training stage sets up first: process group, device, threads, seeds, and its run folder."""
 
 import contextlib
 import random
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from m2pt.train.config import Config, ConfigError
+from m2pt.run_dir import RunDir
+from m2pt.train.config import ConfigError, RunConfig, dump_yaml
 from m2pt.train.device import choose_device
 from m2pt.train.distributed import World, close_world, init_world
-from m2pt.train.run_dir import RunDir
 
 
 @dataclass
 class Session:
-    config: Config
+    config: RunConfig
     run: RunDir
     world: World
     device: torch.device
@@ -28,13 +26,8 @@ class Session:
             print(message, flush=True)
 
 
-def run_path(config: Config) -> Path:
-    name = config.name or f"{config.stage}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return Path(config.output_dir) / name
-
-
 @contextlib.contextmanager
-def session(config: Config, *, resume: bool = False) -> Iterator[Session]:
+def session(config: RunConfig, *, resume: bool = False) -> Iterator[Session]:
     """Set up a run; on exit leave the process group cleanly."""
     seed_everything(config.seed)
     if config.threads:
@@ -42,11 +35,11 @@ def session(config: Config, *, resume: bool = False) -> Iterator[Session]:
     wants_cuda = config.device.startswith("cuda") or (config.device == "auto" and torch.cuda.is_available())
     world = init_world("nccl" if wants_cuda else "gloo")
     device = choose_device(config.device, world)
-    path = run_path(config)
-    if world.is_main and not resume and (path / "checkpoints" / "last.pt").exists():
+    path = config.path()
+    if world.is_main and not resume and RunDir(path, writer=False).last.exists():
         raise ConfigError(f"{path} already holds a run: continue it with --resume {path}, or choose another name")
     run = RunDir(path, writer=world.is_main)
-    run.write_config(config)
+    run.write_config(dump_yaml(config))
     run.write_environment(world_size=world.size, device=str(device))
     try:
         yield Session(config, run, world, device)

@@ -4,10 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from analysis import presets
-from m2pt.train import run_stage
+from m2pt.run_dir import RunDir
+from workflows import presets
+from workflows.experiment import experiment
 
 TARGET, AUX = "image", "audio"
+SETTING = "from_scratch_tune"  # the experiment's one setting (the default)
 # The notebook executions take most of the time. They run last, the longest first: pytest-xdist
 # hands its workers the first tests in contiguous chunks, then the rest one by one as workers
 # free up, which shares long tests evenly only at the end.
@@ -33,16 +35,16 @@ def experiment_run(tmp_path_factory) -> Path:
     """A small ``experiment`` run: an image target, an audio auxiliary pretrained for 2 epochs (encoders
     of epochs 1 and 2), arms baseline / m2pt / random / shuffled over seeds 0 and 1, 2 epochs each."""
     out = tmp_path_factory.mktemp("runs")
-    run_stage("experiment", presets.experiment_config(TARGET, AUX, small=True, output_dir=out, name="exp"))
+    experiment(presets.experiment_config(TARGET, AUX, small=True, output_dir=out, name="exp"))
     return out / "exp"
 
 
 @pytest.fixture(scope="session")
 def aux_encoder(experiment_run) -> Path:
-    return experiment_run / "aux" / AUX / "encoder.safetensors"
+    return RunDir(experiment_run / "aux" / AUX, writer=False).encoder
 
 
 @pytest.fixture(scope="session")
 def m2pt_run(experiment_run) -> Path:
     """The first seed of the experiment's m2pt arm (a finished fine-tuning run with a pathway)."""
-    return experiment_run / "from_scratch" / "m2pt" / "seed0"
+    return experiment_run / SETTING / "m2pt" / RunDir.seed_name(0)

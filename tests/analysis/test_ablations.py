@@ -2,43 +2,36 @@ import json
 
 import pytest
 
-from analysis.ablations import (
-    LAYER_CHOICES,
-    ablation_figure,
-    ablation_markdown,
-    ablation_rows,
-    aux_epoch_arms,
-    control_arms,
-    lambda_arms,
-    layer_arms,
-)
-from analysis.arms import pathway_arm, run_arms
-from analysis.presets import run_config
+from analysis.ablations import ablation_figure, ablation_markdown, ablation_rows
 from analysis.runs import as_model
 from m2pt import cross_modal_layers
 from m2pt.comparison import Comparison
+from m2pt.vocabulary import ArmRole
+from workflows.arms import pathway_arm
+from workflows.designs import LAYER_CHOICES, aux_epoch_arms, control_arms, lambda_arms, layer_arms
+from workflows.presets import run_arms, run_config
 
 
 def test_pathway_arm_overrides():
-    assert pathway_arm("a.safetensors") == {"pathway.aux": ["a.safetensors"]}
+    assert pathway_arm("a.safetensors") == {"aux": ["a.safetensors"]}
     assert pathway_arm(["a", "random"], lambda_init=0.1, layers=["mlp.fc1"]) == {
-        "pathway.aux": ["a", "random"], "pathway.lambda_init": 0.1, "pathway.layers": ["mlp.fc1"]}  # fmt: skip
+        "aux": ["a", "random"], "set": {"pathway.lambda_init": 0.1, "pathway.layers": ["mlp.fc1"]}}  # fmt: skip
 
 
 def test_arm_builders():
     layers = layer_arms("aux")
     assert list(layers) == ["baseline", "layers_qkv", "layers_proj", "layers_fc1", "layers_fc2", "layers_all"]
-    assert layers["layers_fc1"]["pathway.layers"] == ["mlp.fc1"] and len(LAYER_CHOICES["all"]) == 4
+    assert layers["layers_fc1"]["set"]["pathway.layers"] == ["mlp.fc1"] and len(LAYER_CHOICES["all"]) == 4
     lambdas = lambda_arms("aux")
     assert len(lambdas) == 1 + 4 * 2
     assert lambdas["init1e-06_fixed"] == pathway_arm("aux", lambda_init=1e-6, lambda_trainable=False)
-    assert lambdas["init0.01_trained"]["pathway.lambda_trainable"] is True
+    assert lambdas["init0.01_trained"]["set"]["pathway.lambda_trainable"] is True
     controls = control_arms("aux", ("random", "shuffled", "norm_matched"))
-    assert [arm["pathway.aux"] for arm in controls.values() if arm] == [
+    assert [arm["aux"] for arm in controls.values() if arm] == [
         ["aux"], ["random"], ["shuffled:aux"], ["norm_matched:aux"]]  # fmt: skip
     with_reference = control_arms("aux", ("random",), same_modality="own")
     assert list(with_reference) == ["baseline", "m2pt", "random", "same_modality"]
-    assert with_reference["same_modality"]["pathway.aux"] == ["own"]
+    assert with_reference["same_modality"] == {"aux": ["own"], "role": "positive_reference"}
     with pytest.raises(ValueError, match="unknown control"):
         control_arms("aux", ("noise",))
 
@@ -49,7 +42,7 @@ def test_aux_epoch_arms_finds_every_saved_encoder(experiment_run):
     assert arms == {"baseline": {}, "epoch1": pathway_arm(str(folder / "encoder_epoch1.safetensors")),
                     "epoch2": pathway_arm(str(folder / "encoder.safetensors"))}  # fmt: skip
     with pytest.raises(FileNotFoundError):
-        aux_epoch_arms(experiment_run / "from_scratch")
+        aux_epoch_arms(experiment_run / "from_scratch_tune")
 
 
 def test_ablation_runs_through_the_trainer(tmp_path, aux_encoder):
@@ -72,7 +65,8 @@ def test_ablation_runs_through_the_trainer(tmp_path, aux_encoder):
 def comparisons():
     layers = Comparison({"baseline": {0: 0.5, 1: 0.6}, "qkv": {0: 0.6, 1: 0.8}, "fc1": {0: 0.5, 1: 0.5}})
     controls = Comparison(
-        {"baseline": {0: 0.5, 1: 0.6}, "m2pt": {0: 0.7, 1: 0.7}, "random": {0: 0.6, 1: 0.6}}, controls=["random"]
+        {"baseline": {0: 0.5, 1: 0.6}, "m2pt": {0: 0.7, 1: 0.7}, "random": {0: 0.6, 1: 0.6}},
+        roles={"random": ArmRole.CONTROL},
     )
     return {"layers": layers, "controls": controls}
 

@@ -1,10 +1,10 @@
 import pytest
 
-from analysis.arms import run_arms
-from analysis.block_order import block_maps, block_order_arms, paired_blocks, random_permutation
-from analysis.presets import run_config
+from analysis.block_order import block_maps, paired_blocks, random_permutation
 from analysis.runs import as_model
 from m2pt import build_model, reparameterize
+from workflows.designs import block_order_arms
+from workflows.presets import run_arms, run_config
 
 
 def test_random_permutation_is_a_new_order_and_seeded():
@@ -22,8 +22,8 @@ def test_random_permutation_is_a_new_order_and_seeded():
 def test_arms_hold_each_block_map():
     arms = block_order_arms("aux.safetensors", depth=4, seed=1)
     assert list(arms) == ["baseline", "identity", "reversed", "permuted"] and arms["baseline"] == {}
-    assert arms["reversed"] == {"pathway.aux": ["aux.safetensors"], "pathway.block_map": "reversed"}
-    assert arms["permuted"]["pathway.block_map"] == block_maps(4, seed=1)["permuted"] == random_permutation(4, 1)
+    assert arms["reversed"] == {"aux": ["aux.safetensors"], "set": {"pathway.block_map": "reversed"}}
+    assert arms["permuted"]["set"]["pathway.block_map"] == block_maps(4, seed=1)["permuted"] == random_permutation(4, 1)
 
 
 @pytest.mark.parametrize(

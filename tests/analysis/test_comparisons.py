@@ -1,7 +1,10 @@
 import pytest
 
-from analysis.comparisons import comparison_figure, load_comparison
+from analysis.comparisons import comparison_figure
 from m2pt.comparison import Comparison
+from m2pt.vocabulary import ArmRole
+
+CONTROL = ArmRole.CONTROL
 
 SCORES = {
     "baseline": {0: 0.50, 1: 0.60, 2: 0.55},
@@ -15,7 +18,7 @@ def traces(fig):
 
 
 def test_every_seed_every_mean_and_the_paired_differences():
-    comparison = Comparison(SCORES, controls=["random"])
+    comparison = Comparison(SCORES, roles={"random": CONTROL})
     fig = traces(comparison_figure(comparison))
     assert list(fig["seed 1"].x) == pytest.approx([60.0, 62.0, 61.0])
     means = fig["mean, 95% CI"]
@@ -42,6 +45,6 @@ def test_one_seed_draws_no_interval():
 
 
 def test_load_comparison_reads_what_a_compare_run_saved(tmp_path):
-    Comparison(SCORES, controls=["random"]).save(tmp_path)
-    loaded = load_comparison(tmp_path)
+    Comparison(SCORES, roles={"random": CONTROL}).save(tmp_path)
+    loaded = Comparison.load(tmp_path)
     assert loaded.scores == SCORES and loaded.controls == ["random"]

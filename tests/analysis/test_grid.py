@@ -5,6 +5,9 @@ import pytest
 
 from analysis.grid import grid_heatmap, load_grid, pair_name
 from m2pt.comparison import Comparison
+from m2pt.vocabulary import ArmRole
+
+CONTROL = ArmRole.CONTROL
 
 
 def save_pair(folder, target, aux, gain, control_gain, spread, controls=True):
@@ -13,7 +16,7 @@ def save_pair(folder, target, aux, gain, control_gain, spread, controls=True):
     scores = {"baseline": base, "m2pt": {s: v + gain + spread * (s - 1) for s, v in base.items()}}
     if controls:
         scores["shuffled"] = {s: v + control_gain for s, v in base.items()}
-    Comparison(scores, controls=["shuffled"] if controls else []).save(folder / pair_name(target, aux))
+    Comparison(scores, roles={"shuffled": CONTROL} if controls else {}).save(folder / pair_name(target, aux))
 
 
 @pytest.fixture
@@ -49,7 +52,7 @@ def test_heatmap_shows_the_effect_beyond_the_control_with_its_interval(grid_fold
 
 
 def test_a_real_compare_run_is_a_pair(tmp_path, experiment_run):
-    shutil.copytree(experiment_run / "from_scratch", tmp_path / pair_name("image", "audio"))
+    shutil.copytree(experiment_run / "from_scratch_tune", tmp_path / pair_name("image", "audio"))
     effect = load_grid(tmp_path)["image", "audio"]
     assert effect.best_control in ("random", "shuffled") and effect.versus_baseline.n == 2
 

@@ -51,7 +51,7 @@ def test_history_starts_at_lambda_init_and_ends_at_the_saved_lambdas(m2pt_run):
 
 def test_a_run_without_pathway_has_no_history(experiment_run):
     with pytest.raises(FileNotFoundError, match="lambdas.jsonl"):
-        lambda_history(experiment_run / "from_scratch" / "baseline" / "seed0")
+        lambda_history(experiment_run / "from_scratch_tune" / "baseline" / "seed0")
 
 
 def test_figures_show_the_values(m2pt_run):

@@ -7,42 +7,51 @@ Writes ``model.safetensors`` (the final weights, re-parameterized if the run use
 from typing import Any
 
 from m2pt.checkpoint import save_checkpoint
-from m2pt.train.classifier import (
-    build_classifier,
-    classification_loss,
-    classifier_metadata,
-    evaluate_classifier,
-    lambda_record,
-)
-from m2pt.train.config import Config
+from m2pt.saved import classifier_metadata
+from m2pt.train.classifier import build_classifier, classification_loss, evaluate_classifier, lambda_record
+from m2pt.train.config import FinetuneRun, to_dict
 from m2pt.train.data import Data, build_data, check_modality, eval_loader, train_loader
-from m2pt.train.engine import Task, fit
+from m2pt.train.engine import TrainingSpec, fit
+from m2pt.train.optim import parameter_groups
 from m2pt.train.session import session
 from m2pt.train.stages import register_stage
+from m2pt.vocabulary import ParameterRole
 
 
-@register_stage("finetune", "train a classifier, plain (baseline) or with the cross-modal pathway")
-def finetune(
-    config: Config, overrides: list[str] = (), resume: bool = False, data: Data | None = None
-) -> dict[str, Any]:
+@register_stage("finetune", "train a classifier, plain (baseline) or with the cross-modal pathway", FinetuneRun)
+def finetune(config: FinetuneRun, resume: bool = False, data: Data | None = None) -> dict[str, Any]:
     check_modality(config.data, config.model.modality)
     data = data or build_data(config.data)
-    model = build_classifier(config, len(data.classes))
+    model = build_classifier(config, len(data.classes), log=print if config.verbose else lambda _: None)
+    pathway = config.pathway
+    scales = {ParameterRole.LAMBDA: pathway.lambda_lr_scale, ParameterRole.AUX: pathway.aux_lr_scale}
     with session(config, resume=resume) as s:
         loader, sampler = train_loader(data.train, config.data, s.world, config.seed, s.device)
         val = eval_loader(data.val, config.data, s.device)
-        task = Task(
+        spec = TrainingSpec(
             model,
             loss=classification_loss(config.optim.label_smoothing, config.optim.mixup),
-            depth=len(model.blocks),
+            param_groups=lambda m: parameter_groups(m, config.optim, scales),
             evaluate=lambda m: {f"val_{k}": v for k, v in evaluate_classifier(m, val, s.device).items()},
             monitor="val_acc",
-            log_extra=lambda_record if config.pathway.aux else None,
+            log_extra=lambda_record if pathway.aux else None,
         )
-        summary = fit(task, config, s.run, s.world, s.device, loader, sampler, resume=resume)
+        summary = fit(spec, config.training(), s.run, s.world, s.device, loader, sampler, resume=resume)
         if s.world.is_main:
-            metadata = classifier_metadata(config, data.classes, metrics=summary["final"])
+            metadata = classifier_metadata(
+                modality=config.model.modality,
+                size=config.model.size,
+                options=config.model.options,
+                classes=data.classes,
+                num_heads=model.num_heads,
+                pathway={"num_aux": len(pathway.aux), "layers": pathway.layers, "aux": pathway.aux}
+                if pathway.aux
+                else None,
+                config=to_dict(config),
+                metrics=summary["final"],
+            )
             save_checkpoint(s.run.model_file, model.state_dict(), metadata)
-            s.run.write_json("summary.json", summary)
-            s.log(f"model saved to {s.run.model_file}")
+            s.run.write_summary(summary)
+            if config.verbose:
+                s.log(f"model saved to {s.run.model_file}")
     return summary

@@ -7,7 +7,6 @@ outputs equal the re-parameterized model's, checks that the merged weights load 
 ``merge.json`` beside the source.
 """
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,59 +14,56 @@ import torch
 from m2pt.checkpoint import save_checkpoint
 from m2pt.merge import merge
 from m2pt.models import build_model
-from m2pt.train.classifier import classifier_from_file
-from m2pt.train.config import Config, ConfigError, DataConfig, apply_overrides, from_dict
+from m2pt.run_dir import RunDir
+from m2pt.saved import load_classifier, model_file
+from m2pt.train.config import ConfigError, DataConfig, MergeConfig, apply_overrides, from_dict
 from m2pt.train.data import build_data
-from m2pt.train.run_dir import RunDir
 from m2pt.train.stages import register_stage
 
-TOLERANCE = 1e-5
 
-
-@register_stage("merge", "merge a fine-tuned M2PT model into a plain ViT (safetensors) and verify it")
-def merge_stage(config: Config, overrides: list[str] = (), resume: bool = False) -> dict[str, Any]:
+@register_stage("merge", "merge a fine-tuned M2PT model into a plain ViT (safetensors) and verify it", MergeConfig)
+def merge_stage(config: MergeConfig, resume: bool = False) -> dict[str, Any]:
     if not config.source:
         raise ConfigError("merge needs source=<finetune run folder or model.safetensors>")
-    model, metadata = classifier_from_file(config.source)
+    model, metadata = load_classifier(config.source)
     if not metadata.get("pathway"):
         raise ConfigError(f"{config.source} has no pathway: it is a plain model already")
-    folder = Path(config.source) if Path(config.source).is_dir() else Path(config.source).parent
+    folder = RunDir(model_file(config.source).parent)
     model.eval()
     merged = merge(model)
     fresh = build_model(
         metadata["modality"], metadata["size"], num_classes=metadata["num_classes"], **metadata["settings"]
     )
     fresh.load_state_dict(merged.state_dict(), strict=True)
-    x = verification_batch(metadata, overrides)
+    x = verification_batch(metadata, config.data)
     with torch.no_grad():
         reference = model(x)
         difference = (fresh.eval()(x) - reference).abs().max().item()
     report = {
         "source": str(config.source),
-        "merged": str(folder / "merged.safetensors"),
+        "merged": str(folder.merged_file),
         "max_abs_difference": difference,
-        "tolerance": TOLERANCE,
-        "verified": difference <= TOLERANCE,
+        "tolerance": config.tolerance,
+        "verified": difference <= config.tolerance,
         "parameters_before": sum(p.numel() for p in model.parameters()),
         "parameters_after": sum(p.numel() for p in fresh.parameters()),
         "batch": list(x.shape),
     }
     plain = metadata | {"pathway": None, "merged_from": str(config.source), "merge": report}
-    save_checkpoint(folder / "merged.safetensors", merged.state_dict(), plain)
-    RunDir(folder).write_json("merge.json", report)
+    save_checkpoint(folder.merged_file, merged.state_dict(), plain)
+    folder.write_json(RunDir.MERGE_REPORT, report)
     print(
         f"merged {report['parameters_before']:,} -> {report['parameters_after']:,} parameters; "
         f"max |output difference| on a batch of {x.shape[0]}: {difference:.2e} "
         f"({'verified' if report['verified'] else 'FAILED'}); wrote {report['merged']}"
     )
     if not report["verified"]:
-        raise RuntimeError(f"merge verification failed: outputs differ by {difference:.2e} > {TOLERANCE}")
+        raise RuntimeError(f"merge verification failed: outputs differ by {difference:.2e} > {config.tolerance}")
     return report
 
 
-def verification_batch(metadata: dict[str, Any], overrides: list[str], size: int = 32) -> torch.Tensor:
+def verification_batch(metadata: dict[str, Any], data_overrides: dict[str, Any], size: int = 32) -> torch.Tensor:
     """A batch from the evaluation split of the data the model was trained on."""
-    saved = from_dict(Config, metadata["config"])
-    config = apply_overrides(saved, [o for o in overrides if o.startswith("data.")])
-    data = build_data(DataConfig(**{**vars(config.data), "val_limit": size}))
+    saved = from_dict(DataConfig, metadata["config"]["data"])
+    data = build_data(apply_overrides(saved, data_overrides | {"val_limit": size}))
     return torch.stack([data.val[i][0] for i in range(min(size, len(data.val)))])

@@ -1,25 +1,26 @@
 import pytest
 import torch
 
-from analysis import presets
 from m2pt import build_model
 from m2pt.train.data import build_data
+from m2pt.vocabulary import MODALITIES
+from workflows import presets
 
 
-@pytest.mark.parametrize("modality", presets.MODALITIES)
+@pytest.mark.parametrize("modality", MODALITIES)
 def test_small_models_read_their_builtin_data(modality, tmp_path):
     config = presets.run_config(modality, small=True, output_dir=tmp_path)
     assert config.data.dataset == presets.DATASETS[modality] and config.data.size == "tiny"
     data = build_data(config.data)
     assert data.modality == modality
-    model = build_model(modality, config.model.size, num_classes=len(data.classes), **config.model.settings)
+    model = build_model(modality, config.model.size, num_classes=len(data.classes), **config.model.options)
     x = torch.stack([data.train[i][0] for i in range(2)])
     assert model(x).shape == (2, len(data.classes)) and len(model.blocks) == presets.SMALL.depth
 
 
 def test_full_size_is_a_real_run(tmp_path):
     config = presets.run_config("point", small=False, output_dir=tmp_path, name="p")
-    assert config.data.size == "default" and len(config.compare.seeds) >= 5 and config.epochs >= 20
+    assert config.data.size == "default" and len(presets.FULL.seeds) >= 5 and config.epochs >= 20
     assert config.threads is None and config.name == "p"
     with pytest.raises(ValueError, match="unknown modality"):
         presets.run_config("smell", small=True, output_dir=tmp_path)
@@ -29,11 +30,11 @@ def test_experiment_config_pretrains_the_auxiliary_and_compares_with_controls(tm
     config = presets.experiment_config("point", "video", small=True, output_dir=tmp_path, name="e")
     assert config.model.modality == "point" and config.data.dataset == "shapes"
     pretrain = config.experiment.auxiliaries["video"]
-    assert pretrain["data.dataset"] == "moving_digits" and pretrain["model.settings"] == {"depth": presets.SMALL.depth}
+    assert pretrain["data.dataset"] == "moving_digits" and pretrain["model.options"] == {"depth": presets.SMALL.depth}
     assert pretrain["pretrain.save_epochs"] == [1]
-    assert config.compare.arms == {"baseline": {}, "m2pt": {"pathway.aux": ["${video}"]},
-                                   "random": {"pathway.aux": ["random"]},
-                                   "shuffled": {"pathway.aux": ["shuffled:${video}"]}}  # fmt: skip
+    assert config.compare.arms == {"baseline": {}, "m2pt": {"aux": ["video"]}, "random": {"aux": ["random"]},
+                                   "shuffled": {"aux": ["shuffled:video"]}}  # fmt: skip
+    assert config.compare.seeds == list(presets.SMALL.seeds)
 
 
 def test_pretrained_encoder_is_reused(experiment_run):

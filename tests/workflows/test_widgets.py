@@ -9,9 +9,9 @@ import plotly.io as pio
 import pytest
 from ipywidgets import Output
 
-from analysis import widgets
 from analysis.layers import layer_grid
-from analysis.widgets import PathwayViewer, RunLauncher, render
+from workflows import widgets
+from workflows.widgets import PathwayViewer, RunLauncher, render
 
 
 @pytest.fixture
@@ -25,10 +25,10 @@ def test_config_follows_the_choices(launcher, tmp_path):
     launcher.lambda_init.value = 1e-4
     launcher.epochs.value = 3
     config = launcher.config()
-    assert config.name == "image_audio_from_scratch_1" and config.epochs == 3
+    assert config.name == "image_audio_from_scratch_tune_1" and config.epochs == 3
     assert config.pathway.aux == [str(tmp_path / "aux" / "audio" / "encoder.safetensors")]
     assert config.pathway.layers == ["attn.qkv"] and config.pathway.lambda_init == 1e-4
-    assert config.finetune.setting == "from_scratch" and config.data.dataset == "mnist"
+    assert config.finetune.start == "from_scratch" and config.data.dataset == "mnist"
     launcher.aux.value = "random"
     assert launcher.config().pathway.aux == ["random"]
     launcher.aux.value = "none"
@@ -37,17 +37,17 @@ def test_config_follows_the_choices(launcher, tmp_path):
     config = launcher.config()
     assert config.data.dataset == "moving_digits" and config.name == "video_none_pretrained_fix_1"
     assert config.finetune.init == str(tmp_path / "aux" / "video" / "encoder.safetensors")
-    assert (config.finetune.setting, config.finetune.mode) == ("pretrained", "fix")
+    assert (config.finetune.start, config.finetune.mode) == ("pretrained", "fix")
 
 
 def test_launch_trains_and_plots_the_run(launcher, tmp_path):
     launcher.button.click()
-    run = tmp_path / "image_audio_from_scratch_1"
+    run = tmp_path / "image_audio_from_scratch_tune_1"
     assert launcher.result == run and (run / "summary.json").is_file()
     assert launcher.status.value.startswith("done") and not launcher.button.disabled
     curves = {trace.name: trace for trace in launcher.figure.data}
     assert len(curves["train loss"].x) == 10 and list(curves["val accuracy"].x) == [5, 10]
-    assert launcher.config().name == "image_audio_from_scratch_2"
+    assert launcher.config().name == "image_audio_from_scratch_tune_2"
 
 
 def test_a_bad_choice_is_reported_and_the_button_comes_back(launcher):

@@ -14,18 +14,18 @@ from pathlib import Path
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from analysis.arms import pathway_arm
 from analysis.curves import curves_figure
 from analysis.pathway_strength import lambda_heatmap, lambda_history
-from analysis.presets import MODALITIES, pretrain_config, pretrained_encoder, run_config, size
 from analysis.runs import metric_records
 from m2pt import DEFAULT_LAYERS
-from m2pt.train import Config, apply_overrides, run_stage
-from m2pt.train.session import run_path
+from m2pt.run_dir import RunDir
+from m2pt.train import run_stage
+from m2pt.train.config import FinetuneRun, apply_overrides
+from m2pt.vocabulary import LAMBDA_INITS, MODALITIES, SETTINGS
+from workflows.arms import Arm
+from workflows.presets import budget, pretrain_config, pretrained_encoder, run_config
 
-SETTINGS = ("from_scratch", "pretrained", "pretrained_fix")  # fix: target blocks frozen, λ and head train
 AUXILIARIES = (*MODALITIES, "random", "none")  # a modality's pretrained encoder, the random control, no pathway
-LAMBDA_INITS = (("0", 0.0), ("1e-6", 1e-6), ("1e-4", 1e-4), ("1e-2", 1e-2))
 
 
 class RunLauncher:
@@ -47,10 +47,12 @@ class RunLauncher:
         self.small, self.background, self.poll_seconds = small, background, poll_seconds
         self.target = widgets.Dropdown(options=MODALITIES, value="image", description="target")
         self.aux = widgets.Dropdown(options=AUXILIARIES, value="audio", description="auxiliary")
-        self.setting = widgets.Dropdown(options=SETTINGS, value="from_scratch", description="setting")
+        self.setting = widgets.Dropdown(options=list(SETTINGS), value="from_scratch_tune", description="setting")
         self.layers = widgets.SelectMultiple(options=DEFAULT_LAYERS, value=DEFAULT_LAYERS, description="layers")
-        self.lambda_init = widgets.Dropdown(options=LAMBDA_INITS, value=0.0, description="λ init")
-        self.epochs = widgets.BoundedIntText(value=size(small).epochs, min=1, max=10_000, description="epochs")
+        self.lambda_init = widgets.Dropdown(
+            options=[(f"{v:g}", v) for v in LAMBDA_INITS], value=0.0, description="λ init"
+        )
+        self.epochs = widgets.BoundedIntText(value=budget(small).epochs, min=1, max=10_000, description="epochs")
         self.button = widgets.Button(description="Launch", button_style="primary")
         self.status = widgets.HTML("choose, then launch")
         self.plot = widgets.Output()
@@ -71,7 +73,7 @@ class RunLauncher:
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
 
-    def config(self) -> Config:
+    def config(self) -> FinetuneRun:
         """The fine-tuning run the current choices describe, named ``<target>_<aux>_<setting>_<n>``
         (the first free n); encoders are referred to where :meth:`run` puts them."""
         target, aux, setting = self.target.value, self.aux.value, self.setting.value
@@ -80,14 +82,13 @@ class RunLauncher:
         stem, n = f"{target}_{aux}_{setting}", 1
         while (self.output_dir / f"{stem}_{n}").exists():
             n += 1
-        changes = {"epochs": self.epochs.value}
+        changes = {"epochs": self.epochs.value, **SETTINGS[setting].overrides()}
         if aux != "none":
             spec = "random" if aux == "random" else str(self._encoder(aux))
-            changes |= pathway_arm(spec, layers=list(self.layers.value), lambda_init=self.lambda_init.value)
-        if setting != "from_scratch":
-            changes |= {"finetune.setting": "pretrained", "finetune.init": str(self._encoder(target))}
-        if setting == "pretrained_fix":
-            changes["finetune.mode"] = "fix"
+            pathway = {"pathway.layers": list(self.layers.value), "pathway.lambda_init": self.lambda_init.value}
+            changes |= Arm.parse(aux, {"aux": [spec], "set": pathway}).overrides()
+        if SETTINGS[setting].start == "pretrained":
+            changes["finetune.init"] = str(self._encoder(target))
         config = run_config(target, small=self.small, output_dir=self.output_dir, name=f"{stem}_{n}")
         return apply_overrides(config, changes)
 
@@ -111,13 +112,13 @@ class RunLauncher:
         try:
             config = self.config()
             needed = {self.aux.value} & set(MODALITIES)
-            if self.setting.value != "from_scratch":
+            if SETTINGS[self.setting.value].start == "pretrained":
                 needed.add(self.target.value)
             for modality in sorted(needed):
-                self.watched = run_path(pretrain_config(modality, small=self.small, output_dir=self.output_dir))
+                self.watched = pretrain_config(modality, small=self.small, output_dir=self.output_dir).path()
                 self.status.value = f"pretraining the {modality} encoder (reused once it exists) …"
                 pretrained_encoder(modality, self.output_dir, small=self.small)
-            self.watched = run_path(config)
+            self.watched = config.path()
             self.status.value = f"fine-tuning {config.name} …"
             summary = run_stage("finetune", config)
             self.result = self.watched
@@ -151,7 +152,9 @@ class RunLauncher:
                 pass
 
     def _encoder(self, modality: str) -> Path:
-        return run_path(pretrain_config(modality, small=self.small, output_dir=self.output_dir)) / "encoder.safetensors"
+        return RunDir(
+            pretrain_config(modality, small=self.small, output_dir=self.output_dir).path(), writer=False
+        ).encoder
 
 
 class PathwayViewer:

@@ -1,0 +1,108 @@
+"""The science protocol end to end at tiny size: compare, the experiment (main job), the modality grid."""
+
+import dataclasses
+import json
+import os
+
+import pytest
+import yaml
+
+from m2pt.comparison import Comparison
+from m2pt.run_dir import RunDir
+from m2pt.train.config import FinetuneRun
+from m2pt.vocabulary import ArmRole
+from workflows import run_workflow
+from workflows.__main__ import main as cli
+
+COMMON = ["data.size=tiny", "data.batch_size=16", "data.eval_batch_size=64", "model.options.depth=2", "epochs=1",
+          "log_every=2", "compare.seeds=[0, 1]"]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("M2PT_CACHE", os.environ.get("M2PT_TEST_CACHE") or str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def test_experiment_pretrains_compares_merges_and_reports(tmp_path):
+    arms = "{baseline: {}, m2pt: {aux: [audio]}, shuffled: {aux: ['shuffled:audio']}}"
+    result = run_workflow("experiment", overrides=[
+        f"output_dir={tmp_path}", "name=exp", *COMMON, "data.dataset=mnist", "model.modality=image",
+        "experiment.auxiliaries={audio: {data.dataset: spoken_digits, model.modality: audio}}",
+        "experiment.settings={tune: {}, fix: {finetune.mode: fix, finetune.train_tokenizer: true}}",
+        f"compare.arms={arms}",
+    ])  # fmt: skip
+    root = tmp_path / "exp"
+    assert set(result) == {"tune", "fix"}
+    assert RunDir(root / "aux" / "audio", writer=False).encoder.is_file()
+    for setting in ("tune", "fix"):
+        comparison = Comparison.load(root / setting)
+        assert set(comparison.scores) == {"baseline", "m2pt", "shuffled"} and comparison.controls == ["shuffled"]
+        assert comparison.roles["m2pt"] is ArmRole.PATHWAY
+    merge = json.loads((root / "tune" / "m2pt" / "seed0" / "merge.json").read_text())
+    assert merge["verified"]
+    report = (root / "report.md").read_text()
+    assert "## tune" in report and "## fix" in report and "Beyond the best control (shuffled)" in report
+    assert "## Merge" in report and "verified" in report
+    assert "figures/tune_comparison.html" in report and (root / "figures" / "fix_lambda_heatmap.html").is_file()
+    seed_config = (root / "tune" / "m2pt" / "seed1" / "config.yaml").read_text()
+    assert "seed: 1" in seed_config and "encoder.safetensors" in seed_config
+    assert set(yaml.safe_load(seed_config)) == {f.name for f in dataclasses.fields(FinetuneRun)}  # that run only
+    assert (root / "tune" / "m2pt" / "seed1" / "log.txt").is_file()  # quiet runs log into their folders
+
+
+def test_grid_runs_every_ordered_pair_and_shares_pair_independent_arms(tmp_path):
+    arms = ("{baseline: {}, m2pt: {aux: [paired]}, random: {aux: [random]}, "
+            "same_modality: {aux: [own], role: positive_reference}}")  # fmt: skip
+    result = run_workflow("grid", overrides=[
+        f"output_dir={tmp_path}", "name=grid", *COMMON,
+        "grid.modalities={image: {data.dataset: mnist, model.modality: image}, "
+        "audio: {data.dataset: spoken_digits, model.modality: audio}}",
+        f"compare.arms={arms}",
+    ])  # fmt: skip
+    root = tmp_path / "grid"
+    assert set(result) == {("image", "audio"), ("audio", "image")}
+    assert (root / "image__audio" / "baseline").is_symlink()
+    assert (root / "image__shared" / "baseline" / "seed1" / "summary.json").is_file()
+    assert not (root / "image__audio" / "m2pt").is_symlink()
+    assert (root / "image__audio" / "same_modality").is_symlink()  # the target's own encoder: pair-independent
+    config = (root / "image__shared" / "same_modality" / "seed0" / "config.yaml").read_text()
+    assert "aux/image/encoder.safetensors" in config
+    comparison = Comparison.load(root / "audio__image")
+    assert comparison.controls == ["random"] and comparison.positive_references == ["same_modality"]
+    table = (root / "grid.md").read_text()
+    assert "| image | audio |" in table and "| audio | image |" in table and "random" in table
+    assert "Positive reference (same_modality)" in table
+    assert (root / "figures" / "grid_heatmap.html").is_file()
+
+
+def test_compare_writes_a_paired_table_and_reuses_finished_runs(tmp_path, capsys):
+    arms = "{baseline: {}, random: {aux: [random]}, shuffled: {aux: ['shuffled:random']}}"
+    overrides = [f"output_dir={tmp_path}", "name=cmp", *COMMON, f"compare.arms={arms}"]
+    assert cli(["compare", *overrides]) == 2  # "shuffled:random" is no checkpoint
+    assert "checkpoint not found" in capsys.readouterr().err
+    arms = "{baseline: {}, random: {aux: [random]}}"
+    first = run_workflow("compare", overrides=[f"output_dir={tmp_path}", "name=cmp", *COMMON, f"compare.arms={arms}"])
+    folder = tmp_path / "cmp"
+    assert (folder / "results.md").is_file() and (folder / "results.csv").is_file()
+    assert first.controls == ["random"] and set(first.scores["baseline"]) == {0, 1}
+    modified = (folder / "random" / "seed0" / "summary.json").stat().st_mtime_ns
+    again = run_workflow("compare", overrides=[f"output_dir={tmp_path}", "name=cmp", *COMMON, f"compare.arms={arms}"])
+    assert again.scores == first.scores
+    assert (folder / "random" / "seed0" / "summary.json").stat().st_mtime_ns == modified  # reused, not rerun
+
+
+@pytest.mark.parametrize(
+    ("arms", "message"),
+    [
+        ("{baseline: {}, m2pt: {pathway.aux: [x]}}", "expected a mapping of"),
+        ("{baseline: {}, b: {aux: [random], role: baseline}}", "a baseline has no auxiliary"),
+        ("{baseline: {}, c: {aux: [x.safetensors], role: control}}", "must all be controls"),
+        ("{baseline: {}, c: {aux: [random], role: nonsense}}", "'nonsense' is not a valid ArmRole"),
+        ("{baseline: {}, c: {aux: random}}", "aux is a list"),
+        ("{m2pt: {aux: [random]}}", "compare.reference='baseline' is not among the arms"),
+    ],
+)
+def test_bad_arms_are_refused_before_anything_runs(tmp_path, arms, message, capsys):
+    assert cli(["compare", f"output_dir={tmp_path}", "name=bad", *COMMON, f"compare.arms={arms}"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -1,0 +1,93 @@
+"""``compare``: arms (baseline, M2PT, controls, references) fine-tuned over the same seeds.
+
+Each (arm, seed) is a fine-tuning run in ``<compare>/<arm>/seed<k>``, all with identical data,
+data order, target initialisation (per seed) and budget, handed to the configured executor.
+Writes ``results.json``, ``results.md`` and ``results.csv``: per-arm mean, std and 95% interval,
+the paired difference from the reference arm, the relative improvement, and the effect beyond the
+best control.
+"""
+
+import csv
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from m2pt.comparison import Comparison
+from m2pt.run_dir import RunDir
+from m2pt.train.classifier import build_classifier
+from m2pt.train.config import ConfigError, FinetuneRun, dump_yaml, project
+from m2pt.train.data import build_data, check_modality
+from workflows.arms import Arm, parse_arms
+from workflows.config import CompareConfig
+from workflows.executors import Job, execute
+
+
+def compare(config: CompareConfig, names: Mapping[str, str] | None = None) -> Comparison:
+    """Run the comparison ``config`` describes; ``names`` resolves named auxiliaries to checkpoints."""
+    arms = {name: arm.resolve(names or {}) for name, arm in parse_arms(config.compare.arms).items()}
+    jobs = arm_jobs(config, arms, config.path())
+    check_jobs(jobs)
+    write_workflow_files(config)
+    execute([job for seeds in jobs.values() for job in seeds], config.executor, f"compare {config.path().name}")
+    return collect(config.path(), jobs, arms, config.compare.reference)
+
+
+def arm_jobs(config: CompareConfig, arms: Mapping[str, Arm], root: Path, shared: Mapping[str, Path] | None = None):
+    """The fine-tuning job of every (arm, seed) in ``root/<arm>/seed<k>`` (or ``shared[arm]/seed<k>``)."""
+    if config.compare.reference not in arms:
+        raise ConfigError(f"compare.reference={config.compare.reference!r} is not among the arms {sorted(arms)}")
+    jobs: dict[str, list[Job]] = {}
+    for name, arm in arms.items():
+        folder = (shared or {}).get(name, root / name)
+        jobs[name] = [
+            Job(
+                "finetune",
+                project(
+                    config,
+                    FinetuneRun,
+                    {**arm.overrides(), "seed": seed, "output_dir": str(folder), "name": RunDir.seed_name(seed)},
+                ),
+            )  # fmt: skip
+            for seed in config.compare.seeds
+        ]
+    return jobs
+
+
+def check_jobs(jobs: Mapping[str, list[Job]]) -> None:
+    """Every arm must build (data, model, pathway) before anything trains."""
+    for seeds in jobs.values():
+        first = seeds[0].config
+        check_modality(first.data, first.model.modality)
+        build_classifier(first, len(build_data(first.data).classes), log=lambda _: None)
+
+
+def collect(root: Path, jobs: Mapping[str, list[Job]], arms: Mapping[str, Arm], reference: str) -> Comparison:
+    """The comparison of finished runs, saved in ``root`` (results.json, .md, .csv)."""
+    scores, rows = {}, []
+    for name, seeds in jobs.items():
+        scores[name] = {}
+        for job in seeds:
+            final = job.run.summary()["final"]
+            scores[name][job.config.seed] = final["val_acc"]
+            rows.append({"arm": name, "seed": job.config.seed, **final})
+    comparison = Comparison(scores, reference=reference, roles={name: arm.role for name, arm in arms.items()})
+    comparison.save(root)
+    RunDir(root).write_text(RunDir(root).results(".csv").name, _csv(rows))
+    return comparison
+
+
+def write_workflow_files(config: Any) -> RunDir:
+    run = RunDir(config.path())
+    run.write_config(dump_yaml(config))
+    run.write_environment()
+    return run
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    writer = csv.DictWriter(out, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

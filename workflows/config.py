@@ -1,0 +1,77 @@
+"""Configs of the workflows: a fine-tuning run's sections plus what the workflow adds.
+
+Each run a workflow starts gets only its own stage's sections (:func:`m2pt.train.config.project`),
+so a seed's ``config.yaml`` holds that run, not the whole comparison or grid.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from m2pt.train.config import FinetuneRun, PretrainOptions, bounded
+
+
+@dataclass
+class ExecutorConfig:
+    """Where a workflow's runs go: this process, local processes, or Slurm jobs (submitit)."""
+
+    kind: Literal["sequential", "processes", "slurm"] = "sequential"
+    workers: int = bounded(2, 1)  # processes: runs at once (one per GPU, or the cores split between them)
+    threads: int | None = bounded(None, 1)  # CPU threads per run (processes: default cores / workers)
+    slurm: dict[str, Any] = field(default_factory=dict)  # submitit parameters (slurm_partition, timeout_min, ...)
+
+
+@dataclass
+class CompareOptions:
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    # arm name -> {aux: [auxiliary specs], role: ..., set: {overrides}}; see workflows.arms
+    arms: dict[str, dict[str, Any]] = field(default_factory=lambda: {"baseline": {}})
+    reference: str = "baseline"  # the arm others are compared with
+
+
+@dataclass
+class CompareConfig(FinetuneRun):
+    """Arms (baseline, M2PT, controls, references) fine-tuned over the same seeds."""
+
+    stage: ClassVar[str] = "compare"
+    verbose: bool = False  # one progress bar for the workflow; each run's bars and lines go to its log.txt
+    compare: CompareOptions = field(default_factory=CompareOptions)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+
+
+@dataclass
+class ExperimentOptions:
+    """The main job: auxiliaries pretrained, then a comparison per setting, one model merged.
+
+    An arm's ``aux`` entries name auxiliaries of ``auxiliaries`` (or are checkpoint paths)."""
+
+    auxiliaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> pretraining overrides
+    settings: dict[str, dict[str, Any]] = field(default_factory=lambda: {"from_scratch_tune": {}})  # name -> overrides
+    merge_arm: str | None = "m2pt"  # merge and verify this arm's first-seed model of the first setting
+
+
+@dataclass
+class ExperimentConfig(CompareConfig):
+    stage: ClassVar[str] = "experiment"
+    pretrain: PretrainOptions = field(default_factory=PretrainOptions)
+    experiment: ExperimentOptions = field(default_factory=ExperimentOptions)
+
+
+@dataclass
+class GridOptions:
+    """Every ordered (target, auxiliary) pair of modalities (the paper's Figure 3).
+
+    ``modalities[m]`` holds the overrides that make modality ``m`` a run (its dataset, model
+    options, epochs): used when ``m`` is the target, and, with ``pretrain`` on top, to pretrain
+    ``m``'s auxiliary encoder. In the arms, the auxiliary ``paired`` is the pair's auxiliary
+    encoder and ``own`` the target modality's own (a same-modality reference). Arms that do not
+    use ``paired`` do not depend on the pair: they run once per target and are shared."""
+
+    modalities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pretrain: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GridConfig(CompareConfig):
+    stage: ClassVar[str] = "grid"
+    pretrain: PretrainOptions = field(default_factory=PretrainOptions)
+    grid: GridOptions = field(default_factory=GridOptions)
