@@ -30,7 +30,9 @@ def experiment_figures(run_dir: str | Path, arm: str | None = None) -> list[Path
     out = RunDir(root, writer=False).figures
     settings = sorted(p for p in root.iterdir() if RunDir(p, writer=False).results(".json").is_file())
     if not settings:
-        raise FileNotFoundError(f"{root} holds no comparison results (<setting>/results.json): is it an experiment run?")
+        raise FileNotFoundError(
+            f"{root} holds no comparison results (<setting>/results.json): is it an experiment run?"
+        )
     written: list[Path] = []
     for setting in settings:
         comparison = Comparison.load(setting)

@@ -10,15 +10,20 @@
     <run>/encoder.safetensors   a pretraining run's encoder (encoder_epoch<N>.safetensors: earlier epochs)
     <run>/summary.json          final metrics: its presence marks a finished run
     <run>/log.txt               what the run printed, when it ran quietly under a workflow
+    <run>/resumes.jsonl         one record per resume: when, and which settings it changed
+    <run>/.lock                 held (an OS lock) by the process writing the run; names its PID
 
 Checkpoints, models, summaries and configs are written atomically (a temporary file renamed over
 the target); the record logs are appended, and on resume the records logged after the
 checkpoint the run continues from are dropped, so a resumed run's logs read as if it had never
-stopped. Folders that hold runs name them with :meth:`RunDir.seed_name` (the seeds of an arm) and
+stopped. One process writes a run folder at a time (:meth:`RunDir.lock`). Folders that hold runs
+name them with :meth:`RunDir.seed_name` (the seeds of an arm) and
 :meth:`RunDir.pair_name` (the (target, auxiliary) pairs of a grid).
 """
 
+import contextlib
 import csv
+import fcntl
 import io
 import json
 import os
@@ -26,12 +31,17 @@ import platform
 import re
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from m2pt.atomic import atomic_path, atomic_write_text
+from m2pt.atomic import TMP_SUFFIX, atomic_path, atomic_write_text, disk_errors
+
+
+class RunFolderBusy(RuntimeError):
+    """Another process is writing this run folder."""
 
 
 class RunDir:
@@ -53,6 +63,8 @@ class RunDir:
     MERGE_REPORT = "merge.json"
     EVALUATION = "evaluate_{split}.json"
     LOG = "log.txt"
+    RESUMES = "resumes.jsonl"
+    LOCK = ".lock"
     # what folders of runs hold (a comparison, an experiment, a grid)
     RESULTS = "results"  # results.json / .md / .csv of a comparison
     REPORT = "report.md"
@@ -67,7 +79,8 @@ class RunDir:
         self.path = Path(path)
         self.writer = writer
         if writer:
-            self.path.mkdir(parents=True, exist_ok=True)
+            with disk_errors(self.path / self.CONFIG):
+                self.path.mkdir(parents=True, exist_ok=True)
         self._tensorboard = None
 
     def __repr__(self) -> str:
@@ -198,6 +211,55 @@ class RunDir:
             raise FileNotFoundError(f"{self.path} holds no {self.CONFIG}: is it a run folder?")
         return yaml.safe_load(self.config_file.read_text()) or {}
 
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold this folder for the life of a run: a second writer is refused with the holder's PID.
+        The lock is the kernel's (``flock``): a killed holder's lock is released with its process,
+        and the next run takes the folder over."""
+        with disk_errors(self.path / self.LOCK):
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path / self.LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RunFolderBusy(
+                f"{self.path} is being written by {holder}: wait for it to finish, or stop it, "
+                "before running or resuming here"
+            ) from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"process {os.getpid()} on {platform.node()}\n".encode(), 0)
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def remove_partial_files(self) -> list[Path]:
+        """Delete the temporary files of writes that a kill interrupted (call while holding the lock)."""
+        partial = [p for folder in (self.path, self.path / self.CHECKPOINTS) if folder.is_dir()
+                   for p in folder.glob(f".*{TMP_SUFFIX}")]  # fmt: skip
+        for path in partial:
+            path.unlink(missing_ok=True)
+        return partial
+
+    def resume_changes(self, requested: dict[str, Any], resumable: Iterable[str]) -> dict[str, list[Any]]:
+        """The settings ``requested`` changes from the saved config, as ``{dotted key: [saved, requested]}``.
+
+        Raises :class:`ValueError` listing every changed key outside ``resumable`` (settings that would
+        change the model or the data order of a run already under way)."""
+        changes = {key: pair for key, pair in _differences(self.config(), requested).items()}
+        refused = sorted(k for k in changes if not any(k == r or k.startswith(r + ".") for r in resumable))
+        if refused:
+            listed = "; ".join(f"{k}: {changes[k][0]!r} -> {changes[k][1]!r}" for k in refused)
+            raise ValueError(
+                f"cannot resume {self.path} with other settings than it started with ({listed}). Only "
+                f"{', '.join(sorted(resumable))} may change on resume; start a new run for the rest"
+            )
+        return changes
+
     # --- writers ---------------------------------------------------------------------------------
     def write_config(self, text: str) -> None:
         if self.writer:
@@ -244,6 +306,8 @@ class RunDir:
         if not self.writer:
             return
         for file in (self.METRICS, self.LAMBDAS):
+            if not (self.path / file).exists():
+                continue
             kept = [r for r in self.records(file) if r.get("step", 0) <= step]
             atomic_write_text(self.path / file, "".join(json.dumps(r) + "\n" for r in kept))
         path = self.path / self.METRICS_CSV
@@ -286,6 +350,16 @@ class RunDir:
             for key, value in record.items():
                 if key not in ("step", "epoch", "split") and isinstance(value, (int, float)):
                     self._tensorboard.add_scalar(f"{split}/{key}", value, record.get("step", 0))
+
+
+def _differences(saved: Any, requested: Any, prefix: str = "") -> dict[str, list[Any]]:
+    """``{dotted key: [saved, requested]}`` for every leaf that differs."""
+    if isinstance(saved, dict) and isinstance(requested, dict):
+        out: dict[str, list[Any]] = {}
+        for key in dict.fromkeys([*saved, *requested]):
+            out |= _differences(saved.get(key), requested.get(key), f"{prefix}{key}.")
+        return out
+    return {} if saved == requested else {prefix.rstrip("."): [saved, requested]}
 
 
 def environment() -> dict[str, Any]:

@@ -65,4 +65,9 @@ def load_classifier(path: str | Path) -> tuple[ViTEncoder, dict[str, Any]]:
         placeholder = [model.state_dict()] * metadata["pathway"]["num_aux"]  # shapes only: loaded next
         reparameterize(model, placeholder, layers=metadata["pathway"]["layers"])
     model.load_state_dict(weights, strict=True)
+    bad = [name for name, value in weights.items() if value.is_floating_point() and not value.isfinite().all()]
+    if bad:
+        raise CheckpointError(
+            f"{path} holds non-finite weights (NaN or inf) in {', '.join(bad[:3])}: not a usable model"
+        )
     return model, metadata

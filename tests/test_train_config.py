@@ -77,3 +77,47 @@ def test_numbers_out_of_range_are_refused_with_the_allowed_range(override, allow
         return
     with pytest.raises(ConfigError, match=allowed):
         apply_overrides(FinetuneRun(), [override])
+
+
+def numeric_fields(cls, prefix=""):
+    """(dotted key, field, type) of every number setting of a config class, through its sections."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        kind = hints[f.name]
+        if dataclasses.is_dataclass(kind):
+            yield from numeric_fields(kind, f"{prefix}{f.name}.")
+            continue
+        args = set(typing.get_args(kind)) | {kind}
+        inner = {a for arg in args for a in typing.get_args(arg)} | args
+        if inner & {int, float} and bool not in inner:
+            yield f"{prefix}{f.name}", f, (float if float in inner else int)
+
+
+def all_configs():
+    from m2pt.train.config import EvaluateConfig, MergeConfig
+    from workflows.config import ExperimentConfig, GridConfig
+
+    return [PretrainRun, FinetuneRun, MergeConfig, EvaluateConfig, ExperimentConfig, GridConfig]
+
+
+@pytest.mark.parametrize("cls", all_configs(), ids=lambda c: c.__name__)
+def test_every_numeric_setting_has_bounds_and_each_bound_is_enforced(cls):
+    seen = 0
+    for key, f, kind in numeric_fields(cls):
+        assert "range" in f.metadata, f"{cls.__name__}.{key} has no allowed range"
+        low, high, open_low = f.metadata["range"]
+        is_list = "list[" in str(f.type)
+        wrap = (lambda v: [v]) if is_list else (lambda v: v)
+        if low is not None:
+            below = low if open_low else (low - 1 if kind is int else low - 1e-3)
+            with pytest.raises(ConfigError, match=f"{key}.*out of range; allowed: [\\[(]"):
+                apply_overrides(cls(), {key: wrap(below)})
+            apply_overrides(cls(), {key: wrap(low if not open_low else (low + (1 if kind is int else 1e-3)))})
+        if high is not None:
+            with pytest.raises(ConfigError, match="out of range"):
+                apply_overrides(cls(), {key: wrap(high + 1)})
+        seen += 1
+    assert seen or cls.__name__ == "EvaluateConfig"

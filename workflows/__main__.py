@@ -7,10 +7,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from m2pt.atomic import WriteError
 from m2pt.checkpoint import CheckpointError
-from m2pt.run_dir import RunDir
+from m2pt.run_dir import RunDir, RunFolderBusy
 from m2pt.train.config import ConfigError, dump_yaml, load_config
 from m2pt.train.engine import TrainingDiverged
+from m2pt.train.stages.merge import MergeVerificationError
 from workflows import WORKFLOWS
 
 EPILOG = """\
@@ -46,11 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         workflow.run(config)
         report = workflow.report(RunDir(config.path(), writer=False))
         print(f"\n{report.read_text()}\n{workflow.name} results: {report}")
-    except (ConfigError, CheckpointError, FileNotFoundError) as error:
+    except (ConfigError, CheckpointError, FileNotFoundError, RunFolderBusy, WriteError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except TrainingDiverged as error:
-        print(f"training stopped: {error}", file=sys.stderr)
+    except (TrainingDiverged, MergeVerificationError) as error:
+        print(f"stopped: {error}", file=sys.stderr)
         return 1
     return 0
 

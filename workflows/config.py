@@ -22,7 +22,7 @@ class ExecutorConfig:
 
 @dataclass
 class CompareOptions:
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    seeds: list[int] = bounded([0, 1, 2], 0)
     # arm name -> {aux: [auxiliary specs], role: ..., set: {overrides}}; see workflows.arms
     arms: dict[str, dict[str, Any]] = field(default_factory=lambda: {"baseline": {}})
     reference: str = "baseline"  # the arm others are compared with

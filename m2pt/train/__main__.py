@@ -4,11 +4,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from m2pt.atomic import WriteError
 from m2pt.checkpoint import CheckpointError
-from m2pt.run_dir import RunDir
+from m2pt.run_dir import RunDir, RunFolderBusy
 from m2pt.train.config import ConfigError, apply_overrides, dump_yaml, load_config
 from m2pt.train.engine import TrainingDiverged
 from m2pt.train.stages import STAGES
+from m2pt.train.stages.merge import MergeVerificationError
 
 EPILOG = """\
 settings (key=value overrides, values parsed as YAML; `show-config STAGE` prints them all):
@@ -62,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             config = load_config(stage.config, args.config, args.overrides)
         stage.run(config, args.resume is not None)
-    except (ConfigError, CheckpointError, FileNotFoundError) as error:
+    except (ConfigError, CheckpointError, FileNotFoundError, RunFolderBusy, WriteError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except TrainingDiverged as error:
-        print(f"training stopped: {error}", file=sys.stderr)
+    except (TrainingDiverged, MergeVerificationError) as error:
+        print(f"stopped: {error}", file=sys.stderr)
         return 1
     return 0
 

@@ -78,7 +78,7 @@ class PathwayConfig:
 
     aux: list[str] = field(default_factory=list)  # auxiliary checkpoints, or controls (m2pt.controls.AuxSpec)
     layers: list[str] = field(default_factory=lambda: list(DEFAULT_LAYERS))
-    block_map: str | list[int] = "identity"
+    block_map: str | list[int] = bounded("identity", 0)  # a name of m2pt.BLOCK_MAPS, or a block per target block
     lambda_init: float = bounded(0.0, -1e3, 1e3)
     lambda_trainable: bool = True
     # λ's learning rate = optim.lr x this (λ gets no weight decay). Measured on the main job's
@@ -180,6 +180,12 @@ class EvaluateConfig:
     data: dict[str, Any] = field(default_factory=dict)  # overrides of the saved data settings
 
 
+# What a resumed run may change: the length of training, and what does not touch the model, the
+# data or their order (how the run reads its data, logs and shows progress, where it runs).
+RESUMABLE = ("epochs", "log_every", "verbose", "threads", "device", "compile", "data.num_workers",
+             "data.eval_batch_size", "name", "output_dir")  # fmt: skip
+
+
 def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> C:
     """The default ``cls`` config, updated by the YAML file at ``path`` and then by ``key=value`` overrides."""
     data: dict[str, Any] = {}
@@ -238,8 +244,8 @@ def from_dict(cls: type[C], data: dict[str, Any], prefix: str = "") -> C:
 
 def _check_range(value: Any, bounds: tuple[float | None, float | None, bool], key: str) -> None:
     for number in value if isinstance(value, list) else [value]:
-        if number is None:
-            continue
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            continue  # a name (e.g. block_map="identity") or null
         low, high, open_low = bounds
         below = low is not None and (number <= low if open_low else number < low)
         if not math.isfinite(number) or below or (high is not None and number > high):

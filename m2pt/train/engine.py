@@ -49,7 +49,7 @@ class TrainingSpec:
     monitor: str | None = None  # the evaluation metric that picks "best"
     monitor_mode: str = "max"  # "max" or "min"
     log_extra: Callable[[nn.Module], dict[str, Any]] | None = None  # extra records, e.g. λ per layer
-    on_epoch_end: Callable[[nn.Module, int], None] | None = None  # after epoch (1-based) is saved
+    on_epoch_end: Callable[[nn.Module, int], None] | None = None  # after epoch (1-based), before its checkpoint
 
 
 def fit(
@@ -78,7 +78,7 @@ def fit(
     state = {"epoch": 0, "step": 0, "best": None, "seconds": 0.0}
     if resume and run.last.exists():
         state = _restore(run, model, optimizer, scaler)
-        run.truncate_logs(state["step"], state["epoch"])
+    run.truncate_logs(state["step"], state["epoch"])  # what a killed run logged past its checkpoint (or all)
     trained = torch.compile(model) if config.compile else model
     if world.distributed:
         trained = DistributedDataParallel(trained, device_ids=[device] if device.type == "cuda" else None)
@@ -134,18 +134,21 @@ def fit(
             improved = bool(task.monitor and last_eval) and _better(last_eval[task.monitor], best, task.monitor_mode)
             best = last_eval[task.monitor] if improved else best
             state = {"epoch": epoch + 1, "step": step, "best": best, "seconds": time.perf_counter() - started}
-            _save(run, model, optimizer, scaler, state, best=improved)
+            # One transaction per epoch, committed by the last checkpoint: the epoch's records and
+            # files first, then best, then last. A kill before last.pt is replaced leaves the
+            # previous epoch's state, and the resumed run drops this epoch's records and redoes it.
             run.log({"step": step, "epoch": epoch + 1, "split": "val", **last_eval})
             run.log_epoch({"epoch": epoch + 1, "step": step, "train_loss": train_loss, **last_eval,
                            "seconds": round(state["seconds"], 2)})  # fmt: skip
+            if task.on_epoch_end and world.is_main:
+                task.on_epoch_end(model, epoch + 1)
+            _save(run, model, optimizer, scaler, state, best=improved)
             if shown:
                 values = ", ".join(f"{k} {v:.4f}" for k, v in last_eval.items())
                 progress.write(
                     f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.4f}"
                     + (f", {values}" if values else "")
                 )
-            if task.on_epoch_end and world.is_main:
-                task.on_epoch_end(model, epoch + 1)
             barrier(world)
         if not last_eval and task.evaluate and world.is_main:  # resumed after the last epoch's checkpoint
             model.eval()
@@ -198,9 +201,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def _save(run: RunDir, model, optimizer, scaler, state: dict[str, Any], *, best: bool) -> None:
     checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
                   "rng": rng_state(), **state}  # fmt: skip
-    run.save_state(checkpoint, run.last)
     if best:
         run.save_state(checkpoint, run.best)
+    run.save_state(checkpoint, run.last)
 
 
 def _restore(run: RunDir, model, optimizer, scaler) -> dict[str, Any]:

@@ -1,7 +1,13 @@
-"""What every training stage sets up first: process group, device, threads, seeds, and its run folder."""
+"""What every training stage sets up first: process group, device, threads, seeds, and its run folder.
+
+The main process holds the run folder's lock for the whole run. A resume is checked against the
+folder's saved config before anything is written: settings outside
+:data:`m2pt.train.config.RESUMABLE` are refused, the others are recorded in ``resumes.jsonl``.
+"""
 
 import contextlib
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -9,7 +15,7 @@ import numpy as np
 import torch
 
 from m2pt.run_dir import RunDir
-from m2pt.train.config import ConfigError, RunConfig, dump_yaml
+from m2pt.train.config import RESUMABLE, ConfigError, RunConfig, dump_yaml, to_dict
 from m2pt.train.device import choose_device
 from m2pt.train.distributed import World, close_world, init_world
 
@@ -36,15 +42,35 @@ def session(config: RunConfig, *, resume: bool = False) -> Iterator[Session]:
     world = init_world("nccl" if wants_cuda else "gloo")
     device = choose_device(config.device, world)
     path = config.path()
-    if world.is_main and not resume and RunDir(path, writer=False).last.exists():
-        raise ConfigError(f"{path} already holds a run: continue it with --resume {path}, or choose another name")
-    run = RunDir(path, writer=world.is_main)
-    run.write_config(dump_yaml(config))
-    run.write_environment(world_size=world.size, device=str(device))
     try:
-        yield Session(config, run, world, device)
+        run = RunDir(path, writer=world.is_main)
+        with run.lock() if world.is_main else contextlib.nullcontext():
+            changes = _check(run, config, resume)
+            if world.is_main:
+                run.remove_partial_files()
+                run.write_config(dump_yaml(config))
+                run.write_environment(world_size=world.size, device=str(device))
+                if resume:
+                    run.log({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "changes": changes}, RunDir.RESUMES)
+            yield Session(config, run, world, device)
     finally:
         close_world(world)
+
+
+def _check(run: RunDir, config: RunConfig, resume: bool) -> dict:
+    """Refuse to start over a run, or to resume one with settings it cannot take; the changes a resume makes."""
+    if not resume:
+        if run.last.exists():
+            raise ConfigError(
+                f"{run.path} already holds a run: continue it with --resume {run.path}, or choose another name"
+            )
+        return {}
+    if not run.config_file.exists():
+        raise ConfigError(f"{run.path} holds no run to resume ({RunDir.CONFIG} missing)")
+    try:
+        return run.resume_changes(to_dict(config), RESUMABLE)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def seed_everything(seed: int) -> None:

@@ -4,7 +4,8 @@ Reads ``source`` (a finetune run folder or its ``model.safetensors``), folds eve
 its linear layer, checks on a batch of the run's evaluation split that the merged model's
 outputs equal the re-parameterized model's, checks that the merged weights load with
 ``strict=True`` into a freshly built model, and writes ``merged.safetensors`` and
-``merge.json`` beside the source.
+``merge.json`` beside the source. A merge that fails the check writes no model (only its
+``merge.json``, saying so) and raises :class:`MergeVerificationError`.
 """
 
 from typing import Any
@@ -19,6 +20,10 @@ from m2pt.saved import load_classifier, model_file
 from m2pt.train.config import ConfigError, DataConfig, MergeConfig, apply_overrides, from_dict
 from m2pt.train.data import build_data
 from m2pt.train.stages import register_stage
+
+
+class MergeVerificationError(RuntimeError):
+    """The merged model does not compute what the re-parameterized one does."""
 
 
 @register_stage("merge", "merge a fine-tuned M2PT model into a plain ViT (safetensors) and verify it", MergeConfig)
@@ -49,16 +54,20 @@ def merge_stage(config: MergeConfig, resume: bool = False) -> dict[str, Any]:
         "parameters_after": sum(p.numel() for p in fresh.parameters()),
         "batch": list(x.shape),
     }
+    if not report["verified"]:
+        folder.merged_file.unlink(missing_ok=True)  # an earlier merge of other weights must not stand in
+        folder.write_json(RunDir.MERGE_REPORT, report | {"merged": None})
+        raise MergeVerificationError(
+            f"merge verification failed: outputs differ by {difference:.2e} > {config.tolerance}; "
+            f"no merged model written (see {folder.path / RunDir.MERGE_REPORT})"
+        )
     plain = metadata | {"pathway": None, "merged_from": str(config.source), "merge": report}
     save_checkpoint(folder.merged_file, merged.state_dict(), plain)
     folder.write_json(RunDir.MERGE_REPORT, report)
     print(
         f"merged {report['parameters_before']:,} -> {report['parameters_after']:,} parameters; "
-        f"max |output difference| on a batch of {x.shape[0]}: {difference:.2e} "
-        f"({'verified' if report['verified'] else 'FAILED'}); wrote {report['merged']}"
+        f"max |output difference| on a batch of {x.shape[0]}: {difference:.2e} (verified); wrote {report['merged']}"
     )
-    if not report["verified"]:
-        raise RuntimeError(f"merge verification failed: outputs differ by {difference:.2e} > {config.tolerance}")
     return report
 
 
