@@ -15,7 +15,7 @@ cd "$(dirname "$0")"
 ROOT=$PWD
 VENV=$ROOT/.venv
 PY=$VENV/bin/python
-APT_PACKAGES=(libusb-1.0-0 espeak-ng flite g++)  # open3d; spoken-digit synthesis; point-op kernels
+APT_PACKAGES=(libusb-1.0-0 espeak-ng flite g++ ffmpeg)  # open3d; spoken digits; point-op kernels; torchcodec
 [[ "${WORKBENCH_CHROME:-0}" == 1 ]] && APT_PACKAGES+=(chromium)
 
 log() { printf '\033[1m[workbench]\033[0m %s\n' "$*" >&2; }

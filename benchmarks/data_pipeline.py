@@ -1,13 +1,14 @@
 """Throughput of the data pipeline on this machine, and whether it keeps up with a tiny ViT's training.
 
-Part 1 times the readers on files it writes itself: clips/s for decord vs PyAV on the same random
-16-frame clips (stride 4) of a 300-frame 224x224 H.264 video, AudioMAE spectrograms/s from 10 s wav files,
+Part 1 times the readers on files it writes itself: clips/s for torchcodec, decord and PyAV side by side on
+the same random 16-frame clips (stride 4) of a 300-frame 224x224 H.264 video (and checks that they decode
+identical frames), AudioMAE spectrograms/s from 10 s wav files,
 point clouds/s (load, normalise, resample to 1,024) and images/s (decode, resize, crop, normalise).
 Part 2 compares, per modality, a training loader over a built-in dataset (augmentation on; built into
 the cache first if missing, about a minute) with training steps (forward, backward, AdamW) of the
 registry's tiny model of that modality (width 96, depth 4, 3 heads) on its batches.
 
-    python benchmarks/data_pipeline.py [--seconds 1.5] [--batch-size 32] [--size default|tiny]
+    python benchmarks/data_pipeline.py [--seconds 1.5] [--batch-size 32] [--size default|tiny] [--readers-only]
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from data_tools import (
     AudioReader,
     ImageReader,
     PointReader,
+    available_backends,
     build_dataset,
     load_clip,
     make_loader,
     write_video,
 )
+from data_tools.video import TORCHCODEC_ERROR
 from m2pt import build_model
 
 
@@ -79,6 +82,20 @@ def test_files(folder: Path) -> dict[str, Path]:
     }
 
 
+BACKEND_NAMES = {"torchcodec": "torchcodec", "decord": "decord", "pyav": "PyAV"}
+
+
+def identical_frames(video: Path, starts: list[int]) -> str:
+    """Whether every backend decodes the same uint8 clips at `starts` as the first one, and how far off."""
+    backends = available_backends()
+    worst = 0
+    for start in starts:
+        clips = [load_clip(video, 16, 4, start=start, backend=backend).int() for backend in backends]
+        worst = max(worst, *((clip - clips[0]).abs().max().item() for clip in clips[1:]))
+    verdict = "identical" if worst == 0 else f"DIFFERENT (max |diff| {worst})"
+    return f"{', '.join(BACKEND_NAMES[b] for b in backends)}: {verdict} frames on {len(starts)} clips"
+
+
 def reader_rows(files: dict[str, Path], seconds: float) -> list[tuple]:
     random_starts = np.random.default_rng(0).integers(0, 300 - 61, 64).tolist()
 
@@ -90,9 +107,8 @@ def reader_rows(files: dict[str, Path], seconds: float) -> list[tuple]:
     audio = AudioReader(target_length=1024)
     points = PointReader(num_points=1024)
     image = ImageReader(image_size=224)
-    works = {
-        "video clips, decord": clips("decord"),
-        "video clips, PyAV": clips("pyav"),
+    works = {f"video clips, {BACKEND_NAMES[backend]}": clips(backend) for backend in available_backends()}
+    works |= {
         "spectrograms (10 s wav)": lambda: audio(files["audio"]) is not None,
         "point clouds (8,192-point ply)": lambda: points(files["point"]) is not None,
         "images (256x256 jpg to 224)": lambda: image(files["image"]) is not None,
@@ -183,11 +199,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.5, help="time per window (best of 3 windows)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--size", default="default", help="size of the built-in datasets of part 2")
+    parser.add_argument("--readers-only", action="store_true", help="part 1 only")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}")
+    if TORCHCODEC_ERROR is not None:
+        print(f"torchcodec not offered: {TORCHCODEC_ERROR}")
     with tempfile.TemporaryDirectory() as tmp:
-        rows = reader_rows(test_files(Path(tmp)), args.seconds)
+        files = test_files(Path(tmp))
+        rows = reader_rows(files, args.seconds)
+        check = identical_frames(files["video"], np.random.default_rng(1).integers(0, 300 - 61, 8).tolist())
     print_table("Readers (one process)", ("what", "items/s", "vs slowest"), rows)
+    print(f"video backends: {check}")
+    if args.readers_only:
+        return
     rows = loader_rows(args.size, args.batch_size, args.seconds)
     header = ("dataset", "item", "tokens", "loader w=0", "loader w=2", "train step", "w=0/step", "w=2/step")
     title = f"Loaders ({args.size} size, augment; w: workers) vs tiny-ViT training steps, samples/s"

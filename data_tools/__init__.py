@@ -8,17 +8,19 @@ point `[P, 3 + c]`. Built-in datasets are built at first use into `$M2PT_CACHE` 
     train = data_tools.build_dataset("spoken_digits", "train")  # [1, 128, 128] items, 10 classes
     loader = data_tools.make_loader(train, 32, seed=0, num_workers=1)
     own = data_tools.build_dataset("folder", modality="image", root="my_images", image_size=32)
+    k400 = data_tools.build_dataset("kinetics_list", "val", root="k400_lists", data_root="k400_videos")
 """
 
-from data_tools import builtin  # noqa: F401  (registers the built-in datasets)
+from data_tools import builtin, layouts  # noqa: F401  (register the built-in datasets and upstream layouts)
 from data_tools.audio import AudioReader, audio_stats, fbank, load_audio, normalize, pad_or_crop, spec_augment
 from data_tools.cache import cache_root
+from data_tools.dataset import SampleDataset
 from data_tools.errors import DataFileError, MissingToolError
 from data_tools.folder import READERS, FolderDataset, folder_dataset
 from data_tools.images import ImageReader, image_stats, load_image
 from data_tools.loader import make_loader
 from data_tools.points import PointReader, augment_points, load_points, normalize_points, resample
-from data_tools.registry import DatasetInfo, build_dataset, dataset_dir, list_datasets
+from data_tools.registry import DatasetInfo, LayoutInfo, build_dataset, dataset_dir, list_datasets
 from data_tools.video import ClipReader, available_backends, load_clip, normalize_clip, write_video
 
 MODALITIES = tuple(READERS)
@@ -30,9 +32,11 @@ __all__ = [
     "DataFileError",
     "DatasetInfo",
     "FolderDataset",
+    "LayoutInfo",
     "ImageReader",
     "MissingToolError",
     "PointReader",
+    "SampleDataset",
     "audio_stats",
     "augment_points",
     "available_backends",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import soundfile
 import torch
 import torchaudio
@@ -23,21 +24,28 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3")
 AUDIOSET_MEAN, AUDIOSET_STD = -4.2677393, 4.5689974
 ESC50_MEAN, ESC50_STD = -6.6268077, 5.358466
 SPEECH_COMMANDS_MEAN, SPEECH_COMMANDS_STD = -6.845978, 5.5654526
+FRAME_LENGTH_MS = 25.0  # Kaldi's default window: a shorter waveform has no frame
 
 
 def load_audio(path: str | Path, sample_rate: int | None = 16000, mono: bool = True) -> tuple[Tensor, int]:
-    """Read a wav/flac/ogg/opus/mp3 file as float32 `[C, N]` (`[1, N]` if `mono`) at `sample_rate`."""
+    """Read a wav/flac/ogg/opus/mp3 file as float32 `[C, N]` (`[1, N]` if `mono`) at `sample_rate`.
+
+    A file without samples or with NaN or infinite samples (float wav files can hold them) is a
+    DataFileError naming it.
+    """
     path = check_file(path, AUDIO_EXTENSIONS)
     with reading(path):
         data, rate = soundfile.read(path, dtype="float32", always_2d=True)
-    if data.shape[0] == 0:
-        raise DataFileError(path, "contains no samples")
-    waveform = torch.from_numpy(data.T.copy())
-    if mono:
-        waveform = waveform.mean(dim=0, keepdim=True)
-    if sample_rate is not None and rate != sample_rate:
-        waveform = torchaudio.functional.resample(waveform, rate, sample_rate)
-        rate = sample_rate
+        if data.shape[0] == 0:
+            raise DataFileError(path, "contains no samples")
+        if not np.isfinite(data).all():
+            raise DataFileError(path, f"NaN or infinite values in {(~np.isfinite(data)).sum()} samples")
+        waveform = torch.from_numpy(data.T.copy())
+        if mono:
+            waveform = waveform.mean(dim=0, keepdim=True)
+        if sample_rate is not None and rate != sample_rate:
+            waveform = torchaudio.functional.resample(waveform, rate, sample_rate)
+            rate = sample_rate
     return waveform, rate
 
 
@@ -122,9 +130,15 @@ class AudioReader:
 
     def __call__(self, path: str | Path) -> Tensor:
         waveform, rate = load_audio(path, self.sample_rate)
-        features = pad_or_crop(fbank(waveform, rate, num_mel_bins=self.num_mel_bins), self.target_length)
-        if self.augment:
-            freqm = self.freqm if self.freqm is not None else round(48 * self.num_mel_bins / 128)
-            timem = self.timem if self.timem is not None else round(192 * self.target_length / 1024)
-            features = spec_augment(features, freqm, timem)
-        return normalize(features, self.mean, self.std).unsqueeze(0)
+        window = round(FRAME_LENGTH_MS * rate / 1000)
+        if waveform.shape[1] < window:
+            raise DataFileError(
+                path, f"{waveform.shape[1]} samples at {rate} Hz, shorter than one {FRAME_LENGTH_MS:g} ms frame"
+            )
+        with reading(path):  # a decoder's or torchaudio's own assertion still names the file
+            features = pad_or_crop(fbank(waveform, rate, num_mel_bins=self.num_mel_bins), self.target_length)
+            if self.augment:
+                freqm = self.freqm if self.freqm is not None else round(48 * self.num_mel_bins / 128)
+                timem = self.timem if self.timem is not None else round(192 * self.target_length / 1024)
+                features = spec_augment(features, freqm, timem)
+            return normalize(features, self.mean, self.std).unsqueeze(0)

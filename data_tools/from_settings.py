@@ -6,14 +6,23 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from data_tools.registry import build_dataset
+from data_tools.registry import LayoutInfo, build_dataset, list_datasets
 
 
 def dataset_from_settings(settings: Mapping[str, Any], split: str) -> Dataset:
-    """The ``split`` of a built-in dataset (``dataset: <name>``, ``size``) or of a class-folder dataset
-    (``dataset: folder``, ``root``, ``modality``), with the reader ``options``."""
-    if settings["dataset"] == "folder":
+    """The ``split`` of a built-in dataset (``dataset: <name>``, ``size``), of a class-folder dataset
+    (``dataset: folder``, ``root``, ``modality``) or of an upstream layout (``dataset: kinetics_list``,
+    ``root``...), with the reader ``options``."""
+    name = settings["dataset"]
+    if name == "folder":
         where = {"root": settings["root"], "modality": settings["modality"]}
+    elif name in layouts():
+        where = {"root": settings["root"]}
     else:
         where = {"size": settings.get("size", "default")}
-    return build_dataset(settings["dataset"], split, **where, **settings.get("options", {}))
+    return build_dataset(name, split, **where, **settings.get("options", {}))
+
+
+def layouts() -> set[str]:
+    """The names of the upstream layouts (datasets read from the user's own files at ``root``)."""
+    return {info.name for info in list_datasets() if isinstance(info, LayoutInfo)}

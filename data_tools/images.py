@@ -76,9 +76,10 @@ class ImageReader:
 
     def __call__(self, path: str | Path) -> Tensor:
         image = load_image(path, self.channels)
-        size = list(image.shape[1:]) if self.image_size is None else [self.image_size] * 2
-        if self.augment:
-            image = T.RandomResizedCrop(size, scale=(0.6, 1.0), antialias=True)(image)
-        elif self.image_size is not None:
-            image = TF.center_crop(TF.resize(image, self.image_size, antialias=True), size)
-        return TF.normalize(image.float() / 255, self.mean, self.std)
+        with reading(path):
+            size = list(image.shape[1:]) if self.image_size is None else [self.image_size] * 2
+            if self.augment:
+                image = T.RandomResizedCrop(size, scale=(0.6, 1.0), antialias=True)(image)
+            elif self.image_size is not None:
+                image = TF.center_crop(TF.resize(image, self.image_size, antialias=True), size)
+            return TF.normalize(image.float() / 255, self.mean, self.std)

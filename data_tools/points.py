@@ -24,6 +24,7 @@ CLOUD_EXTENSIONS = (".ply", ".pcd", ".xyz", ".xyzn", ".xyzrgb", ".pts")
 MESH_EXTENSIONS = (".off", ".obj", ".stl", ".wrl")
 ARRAY_EXTENSIONS = (".npy", ".npz")
 POINT_EXTENSIONS = CLOUD_EXTENSIONS + MESH_EXTENSIONS + ARRAY_EXTENSIONS
+TEXT_EXTENSIONS = (".txt",)  # ModelNet's "x,y,z,nx,ny,nz" lines; not picked up in class folders
 Feature = Literal["normals", "colors"]
 
 
@@ -31,17 +32,69 @@ def load_points(path: str | Path, features: Sequence[Feature] = (), mesh_points:
     """Read a file as float32 `[N, 3 + 3 * len(features)]`: xyz, then normals and/or colours in order.
 
     Meshes (off/obj/stl/wrl) are sampled uniformly by area to `mesh_points` points. Arrays: `.npy` holds
-    `[N, 3 + 3 * len(features)]` columns, `.npz` holds arrays named `points`, `normals`, `colors`.
+    `[N, 3 + 3 * len(features)]` columns, `.npz` holds arrays named `points`, `normals`, `colors`. Text
+    (`.txt`, ModelNet's resampled clouds): one point per line, comma-separated `x,y,z[,nx,ny,nz]`.
+    NaN or infinite values are a DataFileError naming the file.
     """
-    path = check_file(path, POINT_EXTENSIONS)
+    path = check_file(path, POINT_EXTENSIONS + TEXT_EXTENSIONS)
     with reading(path):
-        if path.suffix.lower() in ARRAY_EXTENSIONS:
+        suffix = path.suffix.lower()
+        if suffix in TEXT_EXTENSIONS:
+            columns = _text_columns(path, features)
+        elif suffix in ARRAY_EXTENSIONS:
             columns = _array_columns(path, features)
         else:
             columns = _open3d_columns(path, features, mesh_points)
     if columns[0].shape[0] == 0:
         raise DataFileError(path, "contains no points")
-    return torch.from_numpy(np.concatenate(columns, axis=1).astype(np.float32))
+    points = np.concatenate(columns, axis=1).astype(np.float32)
+    check_finite(path, points)
+    return torch.from_numpy(points)
+
+
+def check_finite(path: str | Path, points: np.ndarray, what: str = "point") -> None:
+    """DataFileError naming `path` and the first row of `points [N, c]` with a NaN or infinite value."""
+    bad = np.flatnonzero(~np.isfinite(points).all(axis=1))
+    if bad.size:
+        raise DataFileError(
+            path, f"NaN or infinite values in {bad.size} {what}(s), the first is {what} {bad[0]} (from 0)"
+        )
+
+
+def _text_columns(path: Path, features: Sequence[Feature]) -> list[np.ndarray]:
+    if "colors" in features:
+        raise DataFileError(path, "text point files hold x,y,z and normals, no colours")
+    try:
+        array = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
+    except ValueError:
+        _find_bad_line(path)
+        raise
+    width = 6 if "normals" in features else 3
+    if array.shape[0] and array.shape[1] < width:
+        raise DataFileError(
+            path, f"lines have {array.shape[1]} values, {width} needed (x,y,z{',nx,ny,nz' * (width > 3)})"
+        )
+    columns = [array[:, :3]]
+    if "normals" in features:
+        columns.append(array[:, 3:6])
+    return columns
+
+
+def _find_bad_line(path: Path) -> None:
+    """DataFileError naming the first line of a text point file that is not numbers, or has another count."""
+    count = None
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            values = [float(value) for value in line.split(",")]
+        except ValueError:
+            raise DataFileError(path, f"line {number} is not comma-separated numbers: {line[:80]!r}") from None
+        if count is not None and len(values) != count:
+            raise DataFileError(
+                path, f"line {number} has {len(values)} values, the lines before {count}: {line[:80]!r}"
+            )
+        count = len(values)
 
 
 def _array_columns(path: Path, features: Sequence[Feature]) -> list[np.ndarray]:
@@ -148,7 +201,8 @@ class PointReader:
     """A point-cloud, mesh or array file to normalised float32 `[num_points, 3 + 3 * len(features)]`.
 
     Without `augment` the resampling is the same on every call; with it, points are drawn afresh and
-    the cloud is scaled, shifted, rotated (`rotate`) and jittered.
+    the cloud is scaled, shifted, rotated (`rotate`) and jittered. `normalize=False` keeps the file's
+    coordinates (ScanObjectNN's h5 files come normalised and Point-MAE reads them as they are).
     """
 
     modality: ClassVar[str] = "point"
@@ -160,14 +214,20 @@ class PointReader:
     rotate: Literal["none", "z", "so3"] = "none"
     jitter: float = 0.01
     mesh_points: int = 8192
+    normalize: bool = True
 
     def __post_init__(self) -> None:
         self.features = tuple(self.features)
 
     def __call__(self, path: str | Path) -> Tensor:
         points = load_points(path, self.features, self.mesh_points)
+        with reading(path):
+            return self.process(points)
+
+    def process(self, points: Tensor) -> Tensor:
+        """Normalise (if `normalize`), resample and augment (if `augment`) a loaded cloud `[N, 3 + c]`."""
         generator = None if self.augment else torch.Generator().manual_seed(0)
-        points = resample(normalize_points(points), self.num_points, generator)
+        points = resample(normalize_points(points) if self.normalize else points, self.num_points, generator)
         if self.augment:
             normals_at = 3 + 3 * self.features.index("normals") if "normals" in self.features else None
             points = augment_points(points, rotate=self.rotate, jitter=self.jitter, normals_at=normals_at)

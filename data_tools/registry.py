@@ -1,4 +1,6 @@
-"""The built-in datasets by name: each is built once into the cache, then read as a folder dataset."""
+"""Datasets by name: built-in ones (built once into the cache, then read as folder datasets) and readers
+of the upstream layouts that users' own copies of public datasets come in (Kinetics lists, ScanObjectNN,
+ModelNet), plus "folder" for `root/<class>/<files>`."""
 
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from data_tools.cache import build_once, cache_root, write_atomic
-from data_tools.folder import FolderDataset, Split, folder_dataset
+from data_tools.dataset import SampleDataset, Split
+from data_tools.folder import folder_dataset
 
 Builder = Callable[[Path, str, Path], dict[str, Any]]
+Opener = Callable[..., SampleDataset]  # (root, split, **options) -> the split of the user's files
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,24 @@ class DatasetInfo:
     build: Builder = field(repr=False)
 
 
+@dataclass(frozen=True)
+class LayoutInfo:
+    """A reader of an upstream dataset layout: the user's files at `root`, read as they are.
+
+    `layout` says which files it expects under `root`; `options` names the options it takes besides the
+    modality reader's. `open(root, split, **options)` returns the split.
+    """
+
+    name: str
+    modality: str
+    description: str
+    layout: str
+    options: str
+    open: Opener = field(repr=False)
+
+
 _REGISTRY: dict[str, DatasetInfo] = {}
+_LAYOUTS: dict[str, LayoutInfo] = {}
 
 
 def register(
@@ -60,9 +81,23 @@ def register(
     return decorate
 
 
-def list_datasets() -> list[DatasetInfo]:
-    """Every built-in dataset, by name."""
-    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+def register_layout(
+    name: str, *, modality: str, description: str, layout: str, options: str
+) -> Callable[[Opener], Opener]:
+    """Decorator registering `open(root, split, **options)` as the reader of an upstream layout `name`."""
+
+    def decorate(open_: Opener) -> Opener:
+        if name in _REGISTRY or name == "folder":
+            raise ValueError(f"dataset name {name!r} is taken")
+        _LAYOUTS[name] = LayoutInfo(name, modality, description, layout, options, open_)
+        return open_
+
+    return decorate
+
+
+def list_datasets() -> list[DatasetInfo | LayoutInfo]:
+    """Every dataset `build_dataset` takes by name besides "folder": built-ins, then upstream layouts."""
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)] + [_LAYOUTS[name] for name in sorted(_LAYOUTS)]
 
 
 def dataset_dir(name: str, size: str = "default", root: str | Path | None = None) -> Path:
@@ -86,17 +121,28 @@ def build_dataset(
     size: str = "default",
     root: str | Path | None = None,
     **options: Any,
-) -> FolderDataset:
-    """The `split` ("train"/"val") of a built-in dataset, built into the cache `root` at first use.
+) -> SampleDataset:
+    """The `split` ("train"/"val") of the dataset `name`.
 
-    `options` go to the modality's reader (see `folder_dataset`) and override the dataset's defaults;
-    `on_error` is accepted too. `name="folder"` reads your own `root/<class>/<files>` folder instead and
-    needs `modality=` (and takes `val_fraction`, `seed`).
+    A built-in dataset is built into the cache `root` at first use; its `options` go to the modality's
+    reader (see `folder_dataset`) and override the dataset's defaults; `on_error` is accepted too.
+    `name="folder"` reads your own `root/<class>/<files>` folder instead and needs `modality=` (and takes
+    `val_fraction`, `seed`). An upstream layout (`list_datasets()`, e.g. "kinetics_list") reads your
+    copy of that dataset at `root`, with the layout's options and its modality reader's. For those two,
+    `size` is the video reader's frame size (a built-in's `size` names which build to use).
     """
+    if name == "folder" or name in _LAYOUTS:
+        if size != "default":  # not a built-in's size: the video reader's frame size
+            options["size"] = size
     if name == "folder":
         if root is None or "modality" not in options:
             raise ValueError('build_dataset("folder", ...) needs root= (your data) and modality=')
         return folder_dataset(root, split=split, **options)
+    if name in _LAYOUTS:
+        layout = _LAYOUTS[name]
+        if root is None:
+            raise ValueError(f"build_dataset({name!r}, ...) needs root=: the folder holding {layout.layout}")
+        return layout.open(Path(root), split, **options)
     info = _info(name)
     folder = dataset_dir(name, size, root)
     built = json.loads((folder / "meta.json").read_text())
@@ -104,6 +150,9 @@ def build_dataset(
 
 
 def _info(name: str) -> DatasetInfo:
+    if name in _LAYOUTS:
+        raise KeyError(f"{name!r} reads your own files and is not built: use build_dataset({name!r}, split, root=...)")
     if name not in _REGISTRY:
-        raise KeyError(f"unknown dataset {name!r}: choose from {sorted(_REGISTRY)} or 'folder'")
+        known = sorted(_REGISTRY) + sorted(_LAYOUTS)
+        raise KeyError(f"unknown dataset {name!r}: choose from {known} or 'folder'")
     return _REGISTRY[name]

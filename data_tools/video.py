@@ -1,7 +1,8 @@
-"""Video files to clips `[C, T, H, W]`: `num_frames` frames every `stride` frames, decoded by decord or PyAV.
+"""Video files to clips `[C, T, H, W]`: `num_frames` frames every `stride` frames, by torchcodec, decord or PyAV.
 
-Both backends return identical frames; decord is faster, PyAV (seek to the keyframe before the clip,
-then decode) is the fallback where decord is not installed.
+All three backends return identical frames. torchcodec (exact seeks, needs the system's FFmpeg
+libraries: apt `ffmpeg`) is the fastest and the default where it loads, then decord; PyAV (seek to the
+keyframe before the clip, then decode) is the fallback that always works.
 """
 
 from __future__ import annotations
@@ -28,9 +29,16 @@ try:
     import decord
 except ImportError:  # decord has wheels for x86-64 only
     decord = None
+try:
+    from torchcodec.decoders import VideoDecoder
+
+    TORCHCODEC_ERROR = None
+except (ImportError, OSError, RuntimeError) as error:  # not installed, no FFmpeg libraries, or built for another torch
+    VideoDecoder = None
+    TORCHCODEC_ERROR = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
-Backend = Literal["auto", "decord", "pyav"]
+Backend = Literal["auto", "torchcodec", "decord", "pyav"]
 Start = Literal["center", "random"]
 
 
@@ -48,6 +56,11 @@ def clip_indices(num_available: int, num_frames: int, stride: int, start: Start 
 
 
 Choose = Callable[[int], list[int]]  # the number of frames in a video -> the indices to decode
+
+
+def _torchcodec_frames(path: Path, choose: Choose) -> np.ndarray:
+    decoder = VideoDecoder(str(path), dimension_order="NHWC", num_ffmpeg_threads=1, seek_mode="exact")
+    return decoder.get_frames_at(choose(len(decoder))).data.numpy()
 
 
 def _decord_frames(path: Path, choose: Choose) -> np.ndarray:
@@ -87,26 +100,40 @@ def _pyav_decode(container, stream, indices: list[int], rate: Fraction, origin: 
     return np.stack([wanted[index] for index in indices])
 
 
-_BACKENDS = {"decord": _decord_frames, "pyav": _pyav_frames}
+_BACKENDS = {"torchcodec": _torchcodec_frames, "decord": _decord_frames, "pyav": _pyav_frames}  # fastest first
+_MISSING = {
+    "torchcodec": lambda: TORCHCODEC_ERROR if VideoDecoder is None else None,
+    "decord": lambda: "decord is not installed (wheels for x86-64 only)" if decord is None else None,
+    "pyav": lambda: None,
+}
 
 
 def available_backends() -> list[str]:
-    """The decoding backends installed here, fastest first."""
-    return ["decord", "pyav"] if decord is not None else ["pyav"]
+    """The decoding backends that load here, fastest first."""
+    return [name for name in _BACKENDS if _MISSING[name]() is None]
+
+
+def resolve_backend(backend: Backend) -> str:
+    """The backend `backend` names ("auto": the fastest that loads here), or ValueError saying why not."""
+    if backend == "auto":
+        return available_backends()[0]
+    if backend not in _BACKENDS:
+        raise ValueError(f"unknown video backend {backend!r}: use 'auto' or one of {list(_BACKENDS)}")
+    if _MISSING[backend]() is not None:
+        raise ValueError(
+            f"video backend {backend!r} is not available ({_MISSING[backend]()}): use one of {available_backends()}"
+        )
+    return backend
 
 
 def _decode(path: str | Path, choose: Choose, size: int | None, backend: Backend) -> Tensor:
     """uint8 `[3, T, H, W]` of the chosen frames, resized (short side) and centre-cropped to `size`."""
     path = check_file(path, VIDEO_EXTENSIONS)
-    if backend == "auto":
-        backend = available_backends()[0]
-    if backend not in available_backends():
-        raise ValueError(f"video backend {backend!r} is not available: use one of {available_backends()}")
+    decode = _BACKENDS[resolve_backend(backend)]
     with reading(path):
-        frames = _BACKENDS[backend](path, choose)
-    clip = torch.from_numpy(frames).permute(3, 0, 1, 2)  # [T, H, W, C] -> [C, T, H, W]
-    if size is not None:
-        clip = TF.center_crop(TF.resize(clip, size, antialias=True), [size, size])
+        clip = torch.from_numpy(decode(path, choose)).permute(3, 0, 1, 2)  # [T, H, W, C] -> [C, T, H, W]
+        if size is not None:
+            clip = TF.center_crop(TF.resize(clip, size, antialias=True), [size, size])
     return clip
 
 
@@ -209,6 +236,7 @@ class ClipReader:
 
     def __post_init__(self) -> None:
         self.mean, self.std = channel_stats(self.mean, self.std, self.channels)
+        resolve_backend(self.backend)
 
     def __call__(self, path: str | Path) -> Tensor:
         start = "random" if self.augment else "center"
@@ -227,6 +255,7 @@ class ClipReader:
             clip = video[:, choose(video.shape[1])]
         else:
             clip = _decode(path, choose, self.size, self.backend)
-        if self.channels == 1:
-            clip = clip.float().mean(dim=0, keepdim=True)
-        return normalize_clip(clip, self.mean, self.std)
+        with reading(path):
+            if self.channels == 1:
+                clip = clip.float().mean(dim=0, keepdim=True)
+            return normalize_clip(clip, self.mean, self.std)

@@ -1,11 +1,16 @@
 """Reading checkpoints of any supported layout, and writing the project's own (safetensors).
 
 :func:`load_checkpoint` accepts a file (safetensors, or a PyTorch file read with
-``weights_only=True``), a state dict, a training checkpoint wrapping one (``model``,
-``state_dict``, ``base_model``), or an ``nn.Module``, and returns weights under timm's ViT names
+``weights_only=True``), a state dict, a training checkpoint wrapping one under any key
+(``model``, ``module``, ``state_dict``, ``base_model``, ... found by structure: the mapping whose
+tensors carry ViT block keys), or an ``nn.Module``, and returns weights under timm's ViT names
 (see :mod:`m2pt.checkpoint_layouts`). Pickled Python objects, such as the paper's released
-files (whole pickled timm models), are only unpickled with ``trust_pickle=True``: unpickling
-runs arbitrary code.
+files (whole pickled timm models, made under timm 0.4), are only unpickled with
+``trust_pickle=True`` (unpickling runs code), through :mod:`m2pt.checkpoint_pickle`.
+
+The head count is not in a state dict: the project's files record it in their metadata under
+:data:`NUM_HEADS_KEY` (write ``attention_heads(model)`` there), pickled models carry it, and
+:func:`check_heads` compares it with a model's.
 
 :func:`save_checkpoint` writes a safetensors file atomically, with its metadata both in the
 file's header and in a JSON file beside it.
@@ -29,14 +34,16 @@ from torch import Tensor, nn
 
 from m2pt.atomic import atomic_path
 from m2pt.checkpoint_layouts import find_layout, split_encoder, strip_wrappers
+from m2pt.checkpoint_pickle import PickleRefused, load_trusted_pickle
 from m2pt.cross_modal_linear import CrossModalLinear
 from m2pt.merge import merge
 
 log = logging.getLogger(__name__)
 
 CheckpointSource = str | os.PathLike | Mapping[str, Any] | nn.Module
-CONTAINER_KEYS = ("model", "state_dict", "base_model", "model_state")
 METADATA_KEY = "m2pt"
+NUM_HEADS_KEY = "num_heads"  # in an m2pt file's metadata: the attention heads of its blocks
+MAX_NESTING = 4  # how deep to look for the state dict inside a training checkpoint
 # Plain data containers that training scripts save beside the weights (MAE, AudioMAE and
 # VideoMAE store their argparse arguments); allowed in weights_only loading: they run no code.
 SAFE_GLOBALS = [argparse.Namespace]
@@ -75,33 +82,112 @@ def load_checkpoint(source: CheckpointSource, *, trust_pickle: bool = False) -> 
     """Read ``source`` and return its encoder weights under timm's ViT names.
 
     Raises :class:`CheckpointError` for a missing, corrupt or unrecognised file, a pickled file
-    without ``trust_pickle=True``, or weights with NaN/inf values.
+    without ``trust_pickle=True`` (or pickling untrusted or vanished classes), or weights with
+    NaN/inf values. A :class:`StateDict` is returned as it is (checked), keeping its source.
     """
+    if isinstance(source, StateDict):
+        return _checked(source)
     name = _describe(source)
-    if isinstance(source, nn.Module):
-        return _checked(StateDict(module_weights(source), layout="module", source=name))
     if isinstance(source, (str, os.PathLike)):
         source = _read_file(Path(source), trust_pickle)
         if isinstance(source, StateDict):
             return _checked(source)
-    obj = _unwrap(source)
+    obj = find_state_dict(source, name)
     if isinstance(obj, nn.Module):
-        return _checked(StateDict(module_weights(obj), layout="module", source=name))
+        return _checked(StateDict(module_weights(obj), layout="module", source=name, metadata=_module_metadata(obj)))
     tensors = {k: v for k, v in obj.items() if isinstance(v, Tensor)}
     ignored = [k for k in obj if k not in tensors]
     tensors = strip_wrappers(tensors)
     layout = find_layout(tensors)
-    if layout is None:
-        sample = ", ".join(list(tensors)[:6]) or "(no tensors)"
-        raise CheckpointError(
-            f"{name}: unrecognised checkpoint layout, no ViT blocks found (keys start: {sample}). "
-            "Supported: timm/MAE/AudioMAE, Point-MAE, VideoMAE, m2pt safetensors."
-        )
     kept, dropped = split_encoder(layout.rename(tensors))
     dropped = ignored + dropped
     if dropped:
         log.info("%s: %s layout; dropped %d entries: %s", name, layout.name, len(dropped), _summarise(dropped))
     return _checked(StateDict(kept, layout=layout.name, source=name, dropped=dropped))
+
+
+def find_state_dict(obj: Any, name: str) -> Mapping[str, Any] | nn.Module:
+    """The weights inside a checkpoint object: the mapping whose tensors have ViT block keys (or a module).
+
+    Training scripts wrap the state dict in containers of their own (``{'model': ...}``,
+    ``{'module': ...}``, ``{'base_model': ...}``, one level deeper, beside optimizer state); it is
+    found by its structure, not by the container's key. Several candidates (e.g. ``model`` and
+    ``model_ema``): the shallowest, first in the file's order, is used and the others are named in a
+    warning.
+    """
+    found: list[tuple[str, Mapping[str, Any] | nn.Module]] = []
+
+    def visit(node: Any, path: str, depth: int) -> None:
+        if isinstance(node, nn.Module):
+            found.append((path, node))
+        elif isinstance(node, Mapping) and depth <= MAX_NESTING:
+            tensors = {k: v for k, v in node.items() if isinstance(k, str) and isinstance(v, Tensor)}
+            if tensors and find_layout(strip_wrappers(tensors)) is not None:
+                found.append((path, node))
+                return
+            for key, value in node.items():
+                visit(value, f"{path}[{key!r}]", depth + 1)
+
+    visit(obj, "", 0)
+    if not found:
+        if not isinstance(obj, Mapping):
+            raise CheckpointError(f"{name}: expected a state dict or a model, got {type(obj).__name__}")
+        tensors = [k for k, v in obj.items() if isinstance(v, Tensor)]
+        sample = ", ".join(tensors[:6]) or f"no tensors at the top; its keys: {', '.join(map(str, list(obj)[:8]))}"
+        raise CheckpointError(
+            f"{name}: unrecognised checkpoint layout, no ViT blocks found (keys start: {sample}). "
+            "Supported: timm/MAE/AudioMAE, Point-MAE, VideoMAE, m2pt safetensors, inside any container."
+        )
+    found.sort(key=lambda item: item[0].count("["))  # stable: file order within a depth
+    if len(found) > 1:
+        others = ", ".join(path for path, _ in found[1:])
+        log.warning("%s: several weight sets; using %s, not %s", name, found[0][0] or "the top level", others)
+    return found[0][1]
+
+
+def attention_heads(model: nn.Module) -> int | None:
+    """The number of attention heads of ``model``'s blocks (``blocks[i].attn.num_heads``), None if unknown."""
+    heads = {
+        block.attn.num_heads
+        for block in getattr(model, "blocks", [])
+        if hasattr(getattr(block, "attn", None), "num_heads")
+    }
+    if len(heads) > 1:
+        raise CheckpointError(f"the blocks of {type(model).__name__} have different head counts {sorted(heads)}")
+    return heads.pop() if heads else None
+
+
+def check_heads(model: nn.Module, weights: StateDict, *, exact: bool = True) -> None:
+    """Refuse a checkpoint whose width the model's heads cannot split, or whose recorded heads differ.
+
+    The heads come from the checkpoint's metadata (:data:`NUM_HEADS_KEY`, or ``settings.num_heads``),
+    or from a pickled model. ``exact=False`` (pairing an auxiliary model of another modality, which may
+    have had other heads, as in the paper's 6-head point model with 12-head auxiliaries) only warns on
+    a difference.
+    """
+    width = _width(weights)
+    heads = attention_heads(model)
+    if width is None:
+        return
+    if heads is not None and width % heads:
+        raise CheckpointError(
+            f"{weights.source}: its width {width} cannot be split into the model's {heads} attention heads"
+        )
+    stored = weights.metadata.get(NUM_HEADS_KEY, (weights.metadata.get("settings") or {}).get("num_heads"))
+    if stored is None:
+        return
+    if not isinstance(stored, int) or stored <= 0 or width % stored:
+        raise CheckpointError(
+            f"{weights.source}: metadata says {stored!r} heads, which do not divide its width {width}"
+        )
+    if heads is not None and stored != heads:
+        message = (
+            f"{weights.source}: trained with {stored} attention heads, the model has {heads}: the same weights "
+            f"would compute another attention (set the model's num_heads to {stored})"
+        )
+        if exact:
+            raise CheckpointError(message)
+        log.warning("%s", message)
 
 
 def module_weights(module: nn.Module) -> dict[str, Tensor]:
@@ -156,7 +242,12 @@ def _read_file(path: Path, trust_pickle: bool) -> StateDict | Any:
                 "trust_pickle=True only if you trust where it came from."
             ) from error
         log.warning("%s: unpickling with weights_only=False (trust_pickle=True)", path)
-        return torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            return load_trusted_pickle(path)
+        except PickleRefused as refused:
+            raise CheckpointError(str(refused)) from refused
+        except Exception as failed:
+            raise CheckpointError(f"{path}: unpickling failed: {type(failed).__name__}: {failed}") from failed
     except Exception as error:  # zip/pickle decoding errors of many kinds
         raise CheckpointError(
             f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?): {error}"
@@ -174,16 +265,14 @@ def _read_safetensors(path: Path) -> StateDict | dict[str, Tensor]:
     return tensors
 
 
-def _unwrap(obj: Any) -> Mapping[str, Any] | nn.Module:
-    """Descend through training-checkpoint containers to the state dict (or module)."""
-    while isinstance(obj, Mapping):
-        inner = next((obj[k] for k in CONTAINER_KEYS if isinstance(obj.get(k), (Mapping, nn.Module))), None)
-        if inner is None:
-            return obj
-        obj = inner
-    if isinstance(obj, nn.Module):
-        return obj
-    raise CheckpointError(f"expected a state dict or a model, got {type(obj).__name__}")
+def _module_metadata(module: nn.Module) -> dict[str, Any]:
+    heads = attention_heads(module)
+    return {NUM_HEADS_KEY: heads} if heads is not None else {}
+
+
+def _width(weights: Mapping[str, Tensor]) -> int | None:
+    first = next((k for k in weights if re.match(r"blocks\.\d+\.norm1\.weight$", k)), None)
+    return int(weights[first].shape[0]) if first is not None else None
 
 
 def _checked(weights: StateDict) -> StateDict:
@@ -198,7 +287,7 @@ def _checked(weights: StateDict) -> StateDict:
 def _describe(source: CheckpointSource) -> str:
     if isinstance(source, (str, os.PathLike)):
         return str(source)
-    return f"<{type(source).__name__}>"
+    return f"<a {type(source).__name__} passed in memory>"
 
 
 def _summarise(keys: list[str]) -> str:

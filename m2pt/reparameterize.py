@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from torch import nn
 
-from m2pt.checkpoint import CheckpointSource, StateDict, block_indices, load_checkpoint
+from m2pt.checkpoint import CheckpointSource, StateDict, block_indices, check_heads, load_checkpoint
 from m2pt.cross_modal_linear import CrossModalLinear
 
 DEFAULT_LAYERS = ("attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2")
@@ -59,6 +59,8 @@ def reparameterize(
     if not sources:
         raise ValueError("reparameterize needs at least one auxiliary model")
     aux_weights = [load_checkpoint(source, trust_pickle=trust_pickle) for source in sources]
+    for weights in aux_weights:  # another modality's model may have had other heads: only warns then
+        check_heads(model, weights, exact=False)
     pairings = [block_pairing(block_map, len(blocks), weights) for weights in aux_weights]
 
     replacements = []

@@ -8,6 +8,9 @@ mapping code under test. Every factory returns ``(checkpoint_object, expected)``
 """
 
 import argparse
+import contextlib
+import sys
+import types
 
 import torch
 from torch import Tensor
@@ -175,3 +178,29 @@ def tiny_timm_vit(dim: int = 32, depth: int = 2, num_classes: int = 5, **kwargs)
 
     kwargs = {"img_size": 32, "patch_size": 8, "num_heads": 2, "num_classes": num_classes} | kwargs
     return vit.VisionTransformer(embed_dim=dim, depth=depth, **kwargs)
+
+
+@contextlib.contextmanager
+def timm_04_module_paths(model: torch.nn.Module, extra: dict[type, str] | None = None):
+    """While active, the ``timm.layers.*`` classes in ``model`` pickle under timm 0.4's
+    ``timm.models.layers.*`` paths (a fake old module registered only meanwhile), as the paper's
+    released files and the official point/video checkpoints were made; ``extra`` gives other
+    classes an old path of their own."""
+    moved = {cls: "timm.models.layers." + cls.__module__.removeprefix("timm.layers.")
+             for cls in {type(m) for m in model.modules()} if cls.__module__.startswith("timm.layers.")}  # fmt: skip
+    moved |= extra or {}
+    original = {cls: cls.__module__ for cls in moved}
+    added = []
+    try:
+        for cls, path in moved.items():
+            if path not in sys.modules:
+                sys.modules[path] = types.ModuleType(path)
+                added.append(path)
+            setattr(sys.modules[path], cls.__qualname__, cls)
+            cls.__module__ = path
+        yield sorted(set(moved.values()))
+    finally:
+        for cls, path in original.items():
+            cls.__module__ = path
+        for path in added:
+            del sys.modules[path]

@@ -4,7 +4,8 @@ Any layout :func:`m2pt.load_checkpoint` reads works (MAE, AudioMAE, Point-MAE, V
 m2pt). Tensors that fit are loaded; a few known differences are adapted (position tables
 resampled to another grid, an image patch embedding inflated over time for video or summed
 over input channels); whatever else differs is left at its initialisation and reported. The
-transformer blocks must fit exactly: a checkpoint of another depth or width is an error.
+transformer blocks must fit exactly: a checkpoint of another depth or width, or one that records
+another number of attention heads (:func:`m2pt.checkpoint.check_heads`), is an error.
 """
 
 import math
@@ -15,7 +16,7 @@ import torch
 from timm.layers import resample_abs_pos_embed
 from torch import Tensor, nn
 
-from m2pt.checkpoint import CheckpointError, CheckpointSource, block_indices, load_checkpoint
+from m2pt.checkpoint import CheckpointError, CheckpointSource, StateDict, block_indices, check_heads, load_checkpoint
 
 
 @dataclass
@@ -78,6 +79,7 @@ def load_pretrained(model: nn.Module, source: CheckpointSource, *, trust_pickle:
     weights = load_checkpoint(source, trust_pickle=trust_pickle)
     own = model.state_dict()
     _check_blocks(own, weights)
+    check_heads(model, weights)
     report = LoadReport(source=weights.source, layout=weights.layout)
     selected: dict[str, Tensor] = {}
     for key, value in weights.items():
@@ -110,14 +112,14 @@ def _adapt_channels(weight: Tensor, channels: int) -> Tensor:
     return total.repeat(1, channels, *([1] * (weight.dim() - 2))) / channels
 
 
-def _check_blocks(own: dict[str, Tensor], weights: dict[str, Tensor]) -> None:
+def _check_blocks(own: dict[str, Tensor], weights: StateDict) -> None:
     depth, theirs = len(block_indices(own)), len(block_indices(weights))
     if depth != theirs:
-        raise CheckpointError(f"the checkpoint has {theirs} blocks, the model {depth}")
+        raise CheckpointError(f"{weights.source}: the checkpoint has {theirs} blocks, the model {depth}")
     for key, value in weights.items():
         if key.startswith("blocks.") and key in own and value.shape != own[key].shape:
             raise CheckpointError(
-                f"block shapes differ: {key} is {list(value.shape)} in the checkpoint and "
+                f"{weights.source}: block shapes differ: {key} is {list(value.shape)} in the checkpoint and "
                 f"{list(own[key].shape)} in the model (another width?)"
             )
 

@@ -40,7 +40,7 @@ def bounded(default: Any, low: float | None = None, high: float | None = None, *
 @dataclass
 class DataConfig:
     dataset: str = "mnist"  # a built-in dataset name (data_tools.list_datasets()) or "folder"
-    root: str | None = None  # the folder of a "folder" dataset
+    root: str | None = None  # the folder of a "folder" dataset or of an upstream layout (e.g. "scanobjectnn")
     modality: str | None = None  # the modality of a "folder" dataset
     size: str = "default"  # the built-in dataset's size: "default" or "tiny"
     options: dict[str, Any] = field(default_factory=dict)  # passed to data_tools.build_dataset

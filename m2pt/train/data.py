@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from torch.utils.data.distributed import DistributedSampler
 
 import data_tools
-from data_tools.from_settings import dataset_from_settings
+from data_tools.from_settings import dataset_from_settings, layouts
 from m2pt.train.config import ConfigError, DataConfig
 from m2pt.train.distributed import World
 
@@ -35,6 +35,8 @@ def dataset_modality(config: DataConfig) -> str:
         if not config.root or not config.modality:
             raise ConfigError("data.dataset=folder needs data.root (the folder) and data.modality")
         return config.modality
+    if config.dataset in layouts() and not config.root:
+        raise ConfigError(f"data.dataset={config.dataset} reads your own copy of the dataset: give data.root")
     known = {info.name: info for info in data_tools.list_datasets()}
     if config.dataset not in known:
         raise ConfigError(f"unknown dataset {config.dataset!r}; built-in: {sorted(known)}, or 'folder'")

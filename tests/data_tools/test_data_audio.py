@@ -5,7 +5,16 @@ import torch
 import torchaudio
 from conftest import sine, write_sine
 
-from data_tools import DataFileError, audio_stats, fbank, load_audio, normalize, pad_or_crop, spec_augment
+from data_tools import (
+    DataFileError,
+    audio_stats,
+    fbank,
+    folder_dataset,
+    load_audio,
+    normalize,
+    pad_or_crop,
+    spec_augment,
+)
 from data_tools.audio import AUDIOSET_MEAN, AUDIOSET_STD, AudioReader
 
 
@@ -114,3 +123,28 @@ def test_errors_name_the_file(tmp_path):
         with pytest.raises(DataFileError, match=reason) as error:
             load_audio(path)
         assert str(path) in str(error.value) and error.value.path == path
+
+
+def test_audio_shorter_than_one_frame_is_a_data_error_and_skippable(tmp_path):
+    for name in ("low", "high"):
+        for i in range(3):
+            write_sine(tmp_path / name / f"{i}.wav", seconds=0.2)
+    short = tmp_path / "low" / "1.wav"
+    soundfile.write(short, sine(0.01, 16000), 16000)  # 160 samples: Kaldi's 25 ms window needs 400
+    with pytest.raises(DataFileError, match="160 samples at 16000 Hz, shorter than one 25 ms frame") as error:
+        AudioReader(target_length=32)(short)
+    assert error.value.path == short
+    dataset = folder_dataset(tmp_path, "audio", val_fraction=0.0, target_length=32, on_error="skip")
+    with pytest.warns(UserWarning, match="shorter than one"):
+        items = [dataset[i] for i in range(len(dataset))]
+    assert len(items) == 6 and [path for path, _ in dataset.skipped] == [short]
+
+
+def test_non_finite_samples_are_an_error_naming_the_file(tmp_path):
+    wave = sine(0.2, 16000)
+    wave[100] = np.nan
+    path = tmp_path / "nan.wav"
+    soundfile.write(path, wave, 16000, subtype="FLOAT")
+    with pytest.raises(DataFileError, match="NaN or infinite values in 1 samples") as error:
+        load_audio(path)
+    assert error.value.path == path

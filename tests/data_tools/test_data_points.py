@@ -3,7 +3,7 @@ import open3d as o3d
 import pytest
 import torch
 
-from data_tools import DataFileError, augment_points, load_points, normalize_points, resample
+from data_tools import DataFileError, augment_points, folder_dataset, load_points, normalize_points, resample
 from data_tools.points import PointReader
 from data_tools.vrml import read_vrml_mesh, triangulate
 
@@ -185,3 +185,58 @@ def test_errors_name_the_file(tmp_path):
         with pytest.raises(DataFileError, match=reason) as error:
             load_points(path)
         assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".xyz", ".txt"])
+def test_non_finite_coordinates_are_an_error_naming_the_file(tmp_path, suffix):
+    cloud = np.random.default_rng(0).normal(size=(50, 3))
+    cloud[7, 1] = np.nan
+    cloud[9, 0] = np.inf
+    path = tmp_path / f"bad{suffix}"
+    if suffix == ".npy":
+        np.save(path, cloud)
+    else:
+        path.write_text("\n".join((", " if suffix == ".txt" else " ").join(map(str, row)) for row in cloud))
+    with pytest.raises(DataFileError, match=r"NaN or infinite values in 2 point\(s\), the first is point 7") as error:
+        load_points(path)
+    assert error.value.path == path
+
+
+def test_a_bad_point_file_is_skipped_in_skip_mode(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            np.save(tmp_path / name / f"{i}.npy", np.random.default_rng(i).normal(size=(40, 3)))
+    np.save(tmp_path / "a" / "1.npy", np.full((40, 3), np.nan))
+    dataset = folder_dataset(tmp_path, "point", val_fraction=0.0, num_points=16, on_error="skip")
+    with pytest.warns(UserWarning, match="NaN"):
+        items = [dataset[i] for i in range(len(dataset))]
+    assert len(items) == 6 and all(x.isfinite().all() for x, _ in items)
+    assert [path.name for path, _ in dataset.skipped] == ["1.npy"]
+
+
+def test_modelnet_text_points_with_normals(tmp_path):
+    rows = np.random.default_rng(0).normal(size=(20, 6))
+    path = tmp_path / "airplane_0001.txt"
+    path.write_text("\n".join(",".join(f"{v:.6f}" for v in row) for row in rows) + "\n")
+    torch.testing.assert_close(load_points(path), torch.from_numpy(rows[:, :3]).float(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(load_points(path, ["normals"]), torch.from_numpy(rows).float(), atol=1e-6, rtol=0)
+    xyz_only = tmp_path / "xyz.txt"
+    xyz_only.write_text("0,0,0\n1,1,1\n")
+    with pytest.raises(DataFileError, match="lines have 3 values, 6 needed"):
+        load_points(xyz_only, ["normals"])
+
+
+@pytest.mark.parametrize(
+    ("lines", "reason"),
+    [
+        (["0,0,0,0,0,1", "0,0,0,0,0,1", "0,0,zero,0,0,1"], "line 3 is not comma-separated numbers"),
+        (["0,0,0,0,0,1", "", "0,0,0,0,1"], "line 3 has 5 values, the lines before 6"),
+    ],
+)
+def test_a_malformed_text_line_is_named_by_number(tmp_path, lines, reason):
+    path = tmp_path / "chair_0002.txt"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataFileError, match=reason) as error:
+        load_points(path)
+    assert error.value.path == path
