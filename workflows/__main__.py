@@ -7,12 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from m2pt.atomic import WriteError
-from m2pt.checkpoint import CheckpointError
-from m2pt.run_dir import RunDir, RunFolderBusy
-from m2pt.train.config import ConfigError, dump_yaml, load_config
-from m2pt.train.engine import TrainingDiverged
-from m2pt.train.stages.merge import MergeVerificationError
+from m2pt.run_dir import RunDir
+from m2pt.train.__main__ import exit_code
+from m2pt.train.config import dump_yaml, load_config
 from workflows import WORKFLOWS
 
 EPILOG = """\
@@ -40,21 +37,17 @@ def main(argv: list[str] | None = None) -> int:
         one.add_argument("overrides", nargs="*", metavar="key=value")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     workflow = WORKFLOWS[args.workflow]
-    try:
+
+    def run() -> None:
         config = load_config(workflow.config, args.config, args.overrides)
         if args.show_config:
             print(dump_yaml(config), end="")
-            return 0
+            return
         workflow.run(config)
         report = workflow.report(RunDir(config.path(), writer=False))
         print(f"\n{report.read_text()}\n{workflow.name} results: {report}")
-    except (ConfigError, CheckpointError, FileNotFoundError, RunFolderBusy, WriteError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (TrainingDiverged, MergeVerificationError) as error:
-        print(f"stopped: {error}", file=sys.stderr)
-        return 1
-    return 0
+
+    return exit_code(run)
 
 
 if __name__ == "__main__":

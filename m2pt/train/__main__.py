@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from m2pt.atomic import WriteError
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         print(dump_yaml(STAGES[args.of].config()), end="")
         return 0
     stage = STAGES[args.stage]
-    try:
+
+    def run() -> None:
         if args.resume:
             if args.config:
                 raise ConfigError("--resume takes the run's own config.yaml; do not pass --config")
@@ -64,6 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             config = load_config(stage.config, args.config, args.overrides)
         stage.run(config, args.resume is not None)
+
+    return exit_code(run)
+
+
+def exit_code(action: Callable[[], None]) -> int:
+    """Run ``action``; what a command line returns: 0, 2 for what the user can fix (a setting, a file,
+    a busy or full folder), 1 for a run that stopped (diverged, a merge that failed its check)."""
+    try:
+        action()
     except (ConfigError, CheckpointError, FileNotFoundError, RunFolderBusy, WriteError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
