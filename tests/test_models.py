@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from m2pt import CheckpointError, cross_modal_layers, merge, reparameterize
-from m2pt.models import MODALITIES, SIZES, build_model
+from m2pt.models import MODALITY_BUILDERS, SIZES, build_model
 from m2pt.models.pretrained import load_pretrained
+from m2pt.vocabulary import MODALITIES
 from tests import official_layouts
 
 # Small inputs for the non-tiny sizes, so the ViT-B shapes build and run quickly on CPU.
@@ -192,3 +193,7 @@ def test_patch_embedding_channel_adaptation_keeps_constant_inputs_equivalent():
         load_pretrained(other, rgb)
         x = torch.full((1, channels, 28, 28), 0.5)
         torch.testing.assert_close(other.patch_embed(x), rgb.patch_embed(torch.full((1, 3, 28, 28), 0.5)))
+
+
+def test_the_vocabulary_names_the_registered_modalities():
+    assert set(MODALITIES) <= set(MODALITY_BUILDERS)

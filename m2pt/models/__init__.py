@@ -2,11 +2,11 @@
 
 from m2pt.models.grid_vit import GridViT
 from m2pt.models.point_vit import PointViT
-from m2pt.models.registry import MODALITIES, SIZES, Modality, build_model, register_modality
+from m2pt.models.registry import MODALITY_BUILDERS, SIZES, Modality, build_model, register_modality
 from m2pt.models.vit import Tokens, ViTEncoder
 
 __all__ = [
-    "MODALITIES",
+    "MODALITY_BUILDERS",
     "SIZES",
     "GridViT",
     "Modality",

@@ -38,11 +38,11 @@ class Modality:
     defaults: dict[str, Any] = field(default_factory=dict)  # model settings of this modality
 
 
-MODALITIES: dict[str, Modality] = {}
+MODALITY_BUILDERS: dict[str, Modality] = {}  # the built-in ones are m2pt.vocabulary.MODALITIES
 
 
 def register_modality(name: str, modality: Modality) -> None:
-    MODALITIES[name] = modality
+    MODALITY_BUILDERS[name] = modality
 
 
 register_modality(
@@ -75,11 +75,11 @@ def build_model(modality: str, size: str = "tiny", num_classes: int = 0, **overr
     settings (``img_size``, ``patch_size``, ``num_frames``, ``tubelet``, ``num_points``, ...).
     ``num_classes=0`` gives a model without a head (an encoder).
     """
-    if modality not in MODALITIES:
-        raise ValueError(f"unknown modality {modality!r}; registered: {sorted(MODALITIES)}")
+    if modality not in MODALITY_BUILDERS:
+        raise ValueError(f"unknown modality {modality!r}; registered: {sorted(MODALITY_BUILDERS)}")
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; choose from {sorted(SIZES)}")
-    spec = MODALITIES[modality]
+    spec = MODALITY_BUILDERS[modality]
     settings = {**SIZES[size], **spec.defaults, **spec.inputs.get(size, {}), **overrides}
     tokenizer_keys = _parameters(spec.tokenizer) - {"embed_dim"}
     model_keys = _parameters(spec.model) | _parameters(ViTEncoder)
