@@ -24,13 +24,13 @@ def item_seed(*parts: int) -> int:
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:
     """Run the body with torch, numpy and ``random`` seeded from ``seed``; restore their states after."""
-    python, numpy = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        np.random.seed(seed % 2**32)
-        random.seed(seed)
-        try:
-            yield
-        finally:
-            random.setstate(python)
-            np.random.set_state(numpy)
+    python, numpy, cpu = random.getstate(), np.random.get_state(), torch.default_generator.get_state()
+    torch.default_generator.manual_seed(seed)  # the CPU generator only: torch.manual_seed also seeds devices (slow)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(python)
+        np.random.set_state(numpy)
+        torch.default_generator.set_state(cpu)
