@@ -112,7 +112,7 @@ def test_a_kill_at_any_point_resumes_to_the_uninterrupted_run(tmp_path, referenc
 
 
 RECIPE = ["optim.mixup=0.8", "optim.cutmix=1.0", "optim.label_smoothing=0.1", "optim.ema_decay=0.9",
-          "data.options.augment=true", "data.options.transform={auto_augment: rand-m9-mstd0.5-inc1, re_prob: 0.25}"]  # fmt: skip
+          "data.options.augment=true", "data.options.transform={auto_augment: rand-m7-mstd0.5-inc1, re_prob: 0.25}"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
