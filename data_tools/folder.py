@@ -107,7 +107,7 @@ def folder_dataset(
 ) -> FolderDataset:
     """A FolderDataset of `modality` ("image", "audio", "video", "point") whose reader takes `reader_options`.
 
-    Options: image `image_size, channels, mean, std, augment`; audio `target_length, num_mel_bins,
+    Options: image `image_size, channels, mean, std, augment, transform`; audio `target_length, num_mel_bins,
     sample_rate, mean, std, augment, freqm, timem`; video `num_frames, stride, size, channels, mean, std,
     augment, backend, pad`; point `num_points, features, augment, rotate, jitter, mesh_points`.
     """

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from PIL import Image
@@ -21,10 +21,14 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def load_image(path: str | Path, channels: int = 3) -> Tensor:
     """Decode an image file to uint8 `[channels, H, W]` (`channels` 1 for grey, 3 for RGB)."""
+    return TF.pil_to_tensor(load_pil(path, channels))
+
+
+def load_pil(path: str | Path, channels: int = 3) -> Image.Image:
+    """Decode an image file to a PIL image in mode "L" (`channels` 1) or "RGB" (3)."""
     path = check_file(path, IMAGE_EXTENSIONS)
     with reading(path), Image.open(path) as image:
-        image = image.convert("L" if channels == 1 else "RGB")
-    return TF.pil_to_tensor(image)
+        return image.convert("L" if channels == 1 else "RGB")
 
 
 def channel_stats(
@@ -60,6 +64,11 @@ class ImageReader:
 
     `image_size` resizes the short side and centre-crops (None keeps the size); `augment` takes a
     random resized crop (scale 0.6-1) instead. `mean`/`std` default to ImageNet's.
+
+    `transform` (settings of `timm.data.create_transform`, e.g. MAE's fine-tuning recipe
+    `{auto_augment: rand-m9-mstd0.5-inc1, re_prob: 0.25, re_mode: pixel, interpolation: bicubic,
+    crop_pct: 0.875}`) replaces both: timm's training transform when `augment`, its evaluation
+    transform (resize to `image_size / crop_pct`, centre crop) otherwise. It needs `image_size`.
     """
 
     modality: ClassVar[str] = "image"
@@ -70,11 +79,28 @@ class ImageReader:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     augment: bool = False
+    transform: dict[str, Any] | None = None
+    _timm: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.mean, self.std = channel_stats(self.mean, self.std, self.channels)
+        if self.transform is not None:
+            if self.image_size is None:
+                raise ValueError("the image reader's transform (timm's create_transform) needs image_size")
+            from timm.data import create_transform
+
+            try:
+                self._timm = create_transform(
+                    self.image_size, is_training=self.augment, mean=self.mean, std=self.std, **self.transform
+                )
+            except (TypeError, ValueError, AssertionError) as error:
+                raise ValueError(f"image reader transform {self.transform}: {error}") from None
 
     def __call__(self, path: str | Path) -> Tensor:
+        if self._timm is not None:
+            image = load_pil(path, self.channels)
+            with reading(path):
+                return self._timm(image)
         image = load_image(path, self.channels)
         with reading(path):
             size = list(image.shape[1:]) if self.image_size is None else [self.image_size] * 2

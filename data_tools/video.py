@@ -256,6 +256,40 @@ class ClipReader:
         else:
             clip = _decode(path, choose, self.size, self.backend)
         with reading(path):
-            if self.channels == 1:
-                clip = clip.float().mean(dim=0, keepdim=True)
-            return normalize_clip(clip, self.mean, self.std)
+            return self._normalized(clip)
+
+    def views(self, path: str | Path, clips: int, crops: int) -> Tensor:
+        """The multi-view test of a video: float32 `[clips * crops, channels, num_frames, size, size]`.
+
+        `clips` clips evenly spaced from the first possible start to the last, each cut into `crops`
+        squares evenly spaced along the long side of the frame (after resizing the short side to
+        `size`); one clip or crop is the centred one. Clip-major order: clip 0's crops first.
+        """
+        path = Path(path)
+
+        def choose(count: int) -> list[int]:
+            latest = max(count - (self.num_frames - 1) * self.stride - 1, 0)
+            firsts = [round(i * latest / (clips - 1)) for i in range(clips)] if clips > 1 else [latest // 2]
+            return [i for first in firsts for i in checked_indices(path, count, self.num_frames, self.stride, first,
+                                                                   self.pad)]  # fmt: skip
+
+        frames = _decode(path, choose, None, self.backend)  # [3, clips * T, H, W]
+        with reading(path):
+            if self.size is not None:
+                frames = TF.resize(frames, self.size, antialias=True)
+            side = min(frames.shape[-2:])
+            long_axis = -1 if frames.shape[-1] >= frames.shape[-2] else -2
+            room = frames.shape[long_axis] - side
+            offsets = [round(i * room / (crops - 1)) for i in range(crops)] if crops > 1 else [room // 2]
+            views = []
+            for clip in frames.split(self.num_frames, dim=1):
+                for offset in offsets:
+                    crop = clip.narrow(long_axis, offset, side).narrow(-2 if long_axis == -1 else -1, 0, side)
+                    views.append(self._normalized(crop))
+            return torch.stack(views)
+
+    def _normalized(self, clip: Tensor) -> Tensor:
+        """uint8 `[3, T, H, W]` to the reader's float32 `[channels, T, H, W]`."""
+        if self.channels == 1:
+            clip = clip.float().mean(dim=0, keepdim=True)
+        return normalize_clip(clip, self.mean, self.std)

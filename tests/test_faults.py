@@ -46,7 +46,11 @@ def reference(tmp_path_factory, cache) -> RunDir:
 
 
 def run_with_fault(folder: Path, point: str, n: int, *extra: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    # the script's own folder heads sys.path: PYTHONPATH makes it import this checkout's packages
+    env = os.environ | {
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     command = [sys.executable, str(FAULT), point, str(n), "finetune", f"output_dir={folder.parent}",
                f"name={folder.name}", *TINY, *extra]  # fmt: skip
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -105,6 +109,32 @@ def test_a_kill_at_any_point_resumes_to_the_uninterrupted_run(tmp_path, referenc
     assert_matches(run, reference)
     assert cli(["finetune", "--resume", str(folder)]) == 0  # resuming a finished run changes nothing
     assert_matches(run, reference)
+
+
+RECIPE = ["optim.mixup=0.8", "optim.cutmix=1.0", "optim.label_smoothing=0.1", "optim.ema_decay=0.9",
+          "data.options.augment=true", "data.options.transform={auto_augment: rand-m7-mstd0.5-inc1, re_prob: 0.25}"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def recipe_reference(tmp_path_factory, cache) -> RunDir:
+    """The uninterrupted run with augmentation, mixup, CutMix and EMA (and no mid-epoch checkpoints)."""
+    out = tmp_path_factory.mktemp("recipe")
+    run_stage("finetune", overrides=[f"output_dir={out}", "name=ref", *TINY, *RECIPE])
+    return RunDir(out / "ref", writer=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", [3, 7])  # inside epoch 1 (checkpoint at step 2), inside epoch 2 (at step 6)
+def test_a_kill_mid_epoch_resumes_inside_the_epoch_to_the_uninterrupted_run(tmp_path, recipe_reference, step):
+    folder = tmp_path / "mid"
+    killed = run_with_fault(folder, "at_step", step, *RECIPE, "checkpoint_every=2")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    run = RunDir(folder, writer=False)
+    state = torch.load(run.last, weights_only=True)
+    assert state["step"] == step - 1 and state["batch"] == (step - 1) % 5 and state["epoch"] == (step - 1) // 5
+    assert max(r["step"] for r in run.records()) == step  # logged past the checkpoint: dropped on resume
+    assert cli(["finetune", "--resume", str(folder)]) == 0
+    assert_matches(run, recipe_reference)
 
 
 @pytest.mark.slow

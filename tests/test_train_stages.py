@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from m2pt import load_checkpoint
 from m2pt.saved import load_classifier
 from m2pt.train import engine, run_stage
 from m2pt.train.__main__ import main as cli
-from m2pt.train.config import FinetuneRun, apply_overrides
+from m2pt.train.config import FinetuneRun, TrainConfig, apply_overrides
 from m2pt.train.stages import finetune as finetune_stage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,3 +201,17 @@ def test_two_process_gloo_torchrun_matches_one_process(tmp_path, cache):
     ddp, single = (load_checkpoint(tmp_path / n / "model.safetensors") for n in ("ddp", "single"))
     for key in single:
         torch.testing.assert_close(ddp[key], single[key], atol=2e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("settings", "step", "minutes_since", "due"),
+    [
+        ({"checkpoint_every": 3}, 6, 0.0, True),
+        ({"checkpoint_every": 3}, 7, 0.0, False),
+        ({"checkpoint_minutes": 0.5}, 7, 0.6, True),
+        ({"checkpoint_minutes": 0.5}, 7, 0.4, False),
+        ({}, 6, 100.0, False),  # off by default
+    ],
+)
+def test_mid_epoch_checkpoints_are_due_by_steps_or_minutes(settings, step, minutes_since, due):
+    assert engine._checkpoint_due(TrainConfig(**settings), step, time.perf_counter() - 60 * minutes_since) is due

@@ -69,7 +69,18 @@ class OptimConfig:
     clip_grad: float | None = bounded(None, 0, open_low=True)
     accum_steps: int = bounded(1, 1)
     label_smoothing: float = bounded(0.0, 0, 1)
-    mixup: float = bounded(0.0, 0)  # mixup alpha (images); 0 disables
+    mixup: float = bounded(0.0, 0)  # mixup alpha (grid inputs: image, audio, video); 0 disables
+    # Mixing goes through timm.data.Mixup when mixup or cutmix is on (soft-target cross-entropy with
+    # label_smoothing); with both 0 the loss is plain cross-entropy, exactly as before.
+    cutmix: float = bounded(0.0, 0)  # CutMix alpha; 0 disables (video: one box cut through every frame)
+    mixup_prob: float = bounded(1.0, 0, 1)  # probability that a batch is mixed at all
+    mixup_switch_prob: float = bounded(0.5, 0, 1)  # with both on: probability of CutMix instead of mixup
+    mixup_mode: Literal["batch", "pair", "elem"] = "batch"  # one draw per batch, per pair or per element
+    # An exponential moving average of the weights (timm.utils.ModelEmaV3), updated after every
+    # optimizer step. When on, validation, "best", and the run's saved model are the EMA weights;
+    # the raw weights stay in checkpoints/last.pt ("model") for resuming, the EMA beside them ("ema").
+    ema_decay: float | None = bounded(None, 0, 1, open_low=True)  # e.g. 0.9999; null: no EMA
+    ema_warmup: bool = False  # timm's decay warm-up (1 - (1 + step)^-2/3), for short runs
 
 
 @dataclass
@@ -112,6 +123,19 @@ class FinetuneOptions:
 
 
 @dataclass
+class EvaluationOptions:
+    """Multi-view evaluation of a fine-tuned model, used by the ``evaluate`` stage (the per-epoch
+    validation stays one view, as upstream): the views' logits are averaged per example."""
+
+    clips: int = bounded(1, 1)  # video: clips per video, evenly spaced in time (VideoMAE tests 5 on Kinetics)
+    crops: int = bounded(1, 1)  # video: square crops per clip along the long side (VideoMAE: 3)
+    votes: int = bounded(1, 1)  # point: augmented reads of each cloud (Point-MAE's voting: 10)
+
+    def views(self) -> int:
+        return self.clips * self.crops * self.votes
+
+
+@dataclass
 class TrainConfig:
     """What the engine reads."""
 
@@ -121,6 +145,8 @@ class TrainConfig:
     compile: bool = False
     verbose: bool = True
     optim: OptimConfig = field(default_factory=OptimConfig)
+    checkpoint_every: int | None = None  # also save last.pt mid-epoch every N optimizer steps
+    checkpoint_minutes: float | None = None  # also save last.pt mid-epoch when this long has passed
 
 
 @dataclass
@@ -138,6 +164,10 @@ class RunConfig:
     threads: int | None = bounded(None, 1)  # CPU threads per process
     log_every: int = bounded(20, 1)  # steps between training-metric records
     verbose: bool = True  # progress bars and epoch lines (False: a quiet run, for workflows)
+    # Mid-epoch checkpoints (last.pt only; best.pt stays per epoch): every N optimizer steps and/or
+    # every M minutes. A resume continues inside the epoch with the same data order and RNG states.
+    checkpoint_every: int | None = bounded(None, 1)
+    checkpoint_minutes: float | None = bounded(None, 0, open_low=True)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -147,7 +177,8 @@ class RunConfig:
         return Path(self.output_dir) / (self.name or f"{self.stage}-{time.strftime('%Y%m%d-%H%M%S')}")
 
     def training(self) -> TrainConfig:
-        return TrainConfig(self.epochs, self.log_every, self.precision, self.compile, self.verbose, self.optim)
+        return TrainConfig(self.epochs, self.log_every, self.precision, self.compile, self.verbose, self.optim,
+                           self.checkpoint_every, self.checkpoint_minutes)  # fmt: skip
 
 
 @dataclass
@@ -161,6 +192,7 @@ class FinetuneRun(RunConfig):
     stage: ClassVar[str] = "finetune"
     pathway: PathwayConfig = field(default_factory=PathwayConfig)
     finetune: FinetuneOptions = field(default_factory=FinetuneOptions)
+    evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)  # what `evaluate` does by default
 
 
 @dataclass
@@ -178,12 +210,14 @@ class EvaluateConfig:
     split: str = "val"
     device: str = "auto"
     data: dict[str, Any] = field(default_factory=dict)  # overrides of the saved data settings
+    evaluation: dict[str, Any] = field(default_factory=dict)  # overrides of the saved evaluation settings (views)
 
 
 # What a resumed run may change: the length of training, and what does not touch the model, the
 # data or their order (how the run reads its data, logs and shows progress, where it runs).
 RESUMABLE = ("epochs", "log_every", "verbose", "threads", "device", "compile", "data.num_workers",
-             "data.eval_batch_size", "name", "output_dir")  # fmt: skip
+             "data.eval_batch_size", "name", "output_dir", "checkpoint_every", "checkpoint_minutes",
+             "evaluation")  # fmt: skip
 
 
 def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> C:

@@ -10,6 +10,14 @@ run matches one that never stopped. A non-finite loss stops the run with a
 :class:`TrainingDiverged` error and leaves the last good checkpoint in place; the losses are
 checked on the host only at log steps and epoch ends (each check is a device synchronisation),
 and nothing is saved from a step after a non-finite loss.
+
+``checkpoint_every`` (steps) and ``checkpoint_minutes`` also write ``last`` inside an epoch, after
+the step's records: it holds the position in the epoch (micro-batches seen), the losses of the
+epoch so far and the RNG states; a resume skips the batches already seen (the sampler's order is
+seeded per epoch) and continues as if it had never stopped. ``best`` is only written at epoch ends.
+With ``optim.ema_decay`` a :class:`timm.utils.ModelEmaV3` average of the weights is kept (and
+checkpointed as ``ema``): validation, ``best`` and ``on_epoch_end`` see the average, and when
+training ends the module holds the averaged weights (what the stage saves as the run's model).
 """
 
 import contextlib
@@ -21,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from timm.utils import ModelEmaV3
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
@@ -68,6 +77,11 @@ def fit(
     optimizer = build_optimizer(task.param_groups(model), config.optim)
     dtype = autocast_dtype(config.precision, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    ema = (
+        ModelEmaV3(model, decay=config.optim.ema_decay, use_warmup=config.optim.ema_warmup)
+        if config.optim.ema_decay
+        else None
+    )
     accum = config.optim.accum_steps
     steps_per_epoch = len(loader) // accum
     if steps_per_epoch == 0:
@@ -75,24 +89,29 @@ def fit(
     total_steps = config.epochs * steps_per_epoch
     warmup_steps = round(config.optim.warmup_epochs * steps_per_epoch)
 
-    state = {"epoch": 0, "step": 0, "best": None, "seconds": 0.0}
+    state = {"epoch": 0, "step": 0, "batch": 0, "best": None, "seconds": 0.0, "partial": None}
     if resume and run.last.exists():
-        state = _restore(run, model, optimizer, scaler)
+        state = _restore(run, model, optimizer, scaler, ema)
     run.truncate_logs(state["step"], state["epoch"])  # what a killed run logged past its checkpoint (or all)
     trained = torch.compile(model) if config.compile else model
     if world.distributed:
         trained = DistributedDataParallel(trained, device_ids=[device] if device.type == "cuda" else None)
+    averaged = ema.module if ema else model  # what is validated and kept
 
     step, best, last_eval = state["step"], state["best"], {}
     shown = world.is_main and config.verbose
     progress = tqdm(total=total_steps, initial=step, unit="step", disable=not shown, dynamic_ncols=True)
     started = time.perf_counter() - state["seconds"]
+    saved_at = time.perf_counter()
     try:
         for epoch in range(state["epoch"], config.epochs):
             sampler.set_epoch(epoch)
+            seen = state["batch"] if epoch == state["epoch"] else 0  # micro-batches a mid-epoch checkpoint saw
+            window, epoch_losses, samples = _partial(state["partial"] if seen else None, device)
+            sampler.skip(seen * loader.batch_size)
             model.train()
-            epoch_start, window, epoch_losses, samples = time.perf_counter(), [], [], 0
-            for index, batch in enumerate(loader):
+            epoch_start = time.perf_counter()
+            for index, batch in enumerate(loader, start=seen):
                 boundary = (index + 1) % accum == 0
                 if index >= steps_per_epoch * accum:
                     break
@@ -115,6 +134,8 @@ def fit(
                 scaler.update()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
+                if ema:
+                    ema.update(model, step=step)
                 progress.update()
                 if step % config.log_every == 0 or step == total_steps:
                     _check_finite(window, run, epoch, step)
@@ -127,22 +148,32 @@ def fit(
                         run.log({"step": step, "epoch": epoch + 1, **task.log_extra(model)}, RunDir.LAMBDAS)
                     progress.set_postfix(loss=f"{record['loss']:.4f}", rate=f"{rate:.0f}/s", refresh=False)
                     window = []
+                if index + 1 < steps_per_epoch * accum and _checkpoint_due(config, step, saved_at):
+                    _check_finite(epoch_losses, run, epoch, step)
+                    inside = {"epoch": epoch, "step": step, "batch": index + 1, "best": best,
+                              "seconds": time.perf_counter() - started,
+                              "partial": {"window": _stacked(window), "losses": _stacked(epoch_losses),
+                                          "samples": samples}}  # fmt: skip
+                    _save(run, model, optimizer, scaler, ema, inside, best=False)
+                    saved_at = time.perf_counter()
             _check_finite(epoch_losses, run, epoch, step)
             train_loss = torch.stack(epoch_losses).mean().item()
             model.eval()
-            last_eval = task.evaluate(model) if task.evaluate and world.is_main else {}
+            last_eval = task.evaluate(averaged) if task.evaluate and world.is_main else {}
             improved = bool(task.monitor and last_eval) and _better(last_eval[task.monitor], best, task.monitor_mode)
             best = last_eval[task.monitor] if improved else best
-            state = {"epoch": epoch + 1, "step": step, "best": best, "seconds": time.perf_counter() - started}
+            state = {"epoch": epoch + 1, "step": step, "batch": 0, "best": best,
+                     "seconds": time.perf_counter() - started, "partial": None}  # fmt: skip
             # One transaction per epoch, committed by the last checkpoint: the epoch's records and
             # files first, then best, then last. A kill before last.pt is replaced leaves the
-            # previous epoch's state, and the resumed run drops this epoch's records and redoes it.
+            # previous checkpoint's state, and the resumed run drops the later records and redoes them.
             run.log({"step": step, "epoch": epoch + 1, "split": "val", **last_eval})
             run.log_epoch({"epoch": epoch + 1, "step": step, "train_loss": train_loss, **last_eval,
                            "seconds": round(state["seconds"], 2)})  # fmt: skip
             if task.on_epoch_end and world.is_main:
-                task.on_epoch_end(model, epoch + 1)
-            _save(run, model, optimizer, scaler, state, best=improved)
+                task.on_epoch_end(averaged, epoch + 1)
+            _save(run, model, optimizer, scaler, ema, state, best=improved)
+            saved_at = time.perf_counter()
             if shown:
                 values = ", ".join(f"{k} {v:.4f}" for k, v in last_eval.items())
                 progress.write(
@@ -151,13 +182,33 @@ def fit(
                 )
             barrier(world)
         if not last_eval and task.evaluate and world.is_main:  # resumed after the last epoch's checkpoint
-            model.eval()
-            last_eval = task.evaluate(model)
+            averaged.eval()
+            last_eval = task.evaluate(averaged)
+        if ema:
+            model.load_state_dict(ema.module.state_dict())  # the run's result is the average
     finally:
         progress.close()
         del trained, optimizer
     return {"epochs": config.epochs, "steps": step, "seconds": round(time.perf_counter() - started, 2),
             "best": best, "monitor": task.monitor, "final": last_eval}  # fmt: skip
+
+
+def _checkpoint_due(config: TrainConfig, step: int, saved_at: float) -> bool:
+    """A mid-epoch checkpoint is due after this step (``checkpoint_every`` steps or ``checkpoint_minutes``)."""
+    by_steps = bool(config.checkpoint_every) and step % config.checkpoint_every == 0
+    by_time = bool(config.checkpoint_minutes) and time.perf_counter() - saved_at >= 60 * config.checkpoint_minutes
+    return by_steps or by_time
+
+
+def _stacked(losses: list[Tensor]) -> Tensor:
+    return torch.stack(losses).cpu() if losses else torch.empty(0)
+
+
+def _partial(saved: dict[str, Any] | None, device: torch.device) -> tuple[list[Tensor], list[Tensor], int]:
+    """The log window, the epoch's losses and its sample count: empty, or as a mid-epoch checkpoint left them."""
+    if saved is None:
+        return [], [], 0
+    return list(saved["window"].to(device).unbind()), list(saved["losses"].to(device).unbind()), saved["samples"]
 
 
 def _check_finite(losses: list[Tensor], run: RunDir, epoch: int, step: int) -> None:
@@ -198,22 +249,28 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _save(run: RunDir, model, optimizer, scaler, state: dict[str, Any], *, best: bool) -> None:
+def _save(run: RunDir, model, optimizer, scaler, ema, state: dict[str, Any], *, best: bool) -> None:
     checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
                   "rng": rng_state(), **state}  # fmt: skip
+    if ema:
+        checkpoint["ema"] = ema.module.state_dict()
     if best:
         run.save_state(checkpoint, run.best)
     run.save_state(checkpoint, run.last)
 
 
-def _restore(run: RunDir, model, optimizer, scaler) -> dict[str, Any]:
+def _restore(run: RunDir, model, optimizer, scaler, ema) -> dict[str, Any]:
     checkpoint = torch.load(run.last, map_location="cpu", weights_only=True)
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     scaler.load_state_dict(checkpoint["scaler"])
+    if ema:
+        ema.module.load_state_dict(checkpoint["ema"])
     set_rng_state(checkpoint["rng"])
-    print(f"resuming {run.path} after epoch {checkpoint['epoch']} (step {checkpoint['step']})")
-    return {k: checkpoint[k] for k in ("epoch", "step", "best", "seconds")}
+    batch = checkpoint.get("batch", 0)
+    where = f"inside epoch {checkpoint['epoch'] + 1} (batch {batch})" if batch else f"after epoch {checkpoint['epoch']}"
+    print(f"resuming {run.path} {where} (step {checkpoint['step']})")
+    return {k: checkpoint.get(k) for k in ("epoch", "step", "best", "seconds", "partial")} | {"batch": batch}
 
 
 def _no_sync(model: nn.Module, skip: bool):

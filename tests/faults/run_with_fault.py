@@ -7,6 +7,7 @@ POINT is where, N which occurrence (1-based):
   before_checkpoint   just before the N-th ``last`` checkpoint is written (the epoch's records are)
   after_checkpoint    just after the N-th ``last`` checkpoint is written
   before_first        at the N-th training record, before any checkpoint exists
+  at_step             just after the training record of optimizer step N (mid-epoch with checkpoint_every)
 The fault is injected by wrapping the project's own functions here, so the project has no fault hooks.
 """
 
@@ -71,6 +72,14 @@ def install(point: str, n: int) -> None:
                 calls["count"] += 1
                 if calls["count"] == n:
                     die()
+
+        RunDir.log = faulty_log
+    elif point == "at_step":
+
+        def faulty_log(self, record, file=None):
+            log(self, record, file)
+            if record.get("split") == "train" and record["step"] == n:
+                die()
 
         RunDir.log = faulty_log
     else:

@@ -2,7 +2,10 @@
 
 ``source`` is a run folder (its ``model.safetensors``) or a classifier file (``merged.safetensors``
 too). The data is what the model was trained on, unless ``data.*`` overrides say otherwise;
-``split`` picks the split. Writes ``evaluate_<split>.json`` beside the source.
+``split`` picks the split. Multi-view evaluation (video clips x crops, point votes: see
+:mod:`m2pt.train.evaluation`) follows the run's ``evaluation`` settings, updated by
+``evaluation.*`` overrides. A run trained with ``optim.ema_decay`` saved its EMA weights as its
+model: they are what is evaluated. Writes ``evaluate_<split>.json`` beside the source.
 """
 
 from typing import Any
@@ -10,10 +13,11 @@ from typing import Any
 from m2pt.run_dir import RunDir
 from m2pt.saved import load_classifier, model_file
 from m2pt.train.classifier import evaluate_classifier
-from m2pt.train.config import ConfigError, DataConfig, EvaluateConfig, apply_overrides, from_dict
+from m2pt.train.config import ConfigError, DataConfig, EvaluateConfig, EvaluationOptions, apply_overrides, from_dict
 from m2pt.train.data import build_data, check_modality, eval_loader
 from m2pt.train.device import choose_device
 from m2pt.train.distributed import World
+from m2pt.train.evaluation import multi_view
 from m2pt.train.stages import register_stage
 
 
@@ -26,9 +30,11 @@ def evaluate_stage(config: EvaluateConfig, resume: bool = False) -> dict[str, An
     check_modality(data_config, metadata["modality"])
     split = config.split
     data = build_data(data_config, splits=("train", split))
+    views = apply_overrides(from_dict(EvaluationOptions, metadata["config"].get("evaluation", {})), config.evaluation)
+    dataset = multi_view(data.val, data_config, split, views, metadata["modality"])
     device = choose_device(config.device, World())
-    result = evaluate_classifier(model.to(device), eval_loader(data.val, data_config, device), device)
-    result |= {"split": split, "examples": len(data.val), "source": str(config.source)}
+    result = evaluate_classifier(model.to(device), eval_loader(dataset, data_config, device), device, views.views())
+    result |= {"split": split, "examples": len(data.val), "views": views.views(), "source": str(config.source)}
     folder = RunDir(model_file(config.source).parent)
     folder.write_json(folder.evaluation_file(split).name, result)
     print(

@@ -1,7 +1,8 @@
 """``finetune``: train a classifier on the target modality, plain or with the pathway.
 
 Writes ``model.safetensors`` (the final weights, re-parameterized if the run used a pathway:
-``merge`` turns it into a plain ViT) and logs λ of every layer during training.
+``merge`` turns it into a plain ViT; with ``optim.ema_decay`` the EMA weights, which are also what
+was validated, so ``evaluate`` and ``merge`` read the average) and logs λ of every layer during training.
 """
 
 from typing import Any
@@ -13,6 +14,7 @@ from m2pt.train.config import FinetuneRun, to_dict
 from m2pt.train.data import Data, build_data, check_modality, eval_loader, train_loader
 from m2pt.train.engine import TrainingSpec, fit
 from m2pt.train.optim import parameter_groups
+from m2pt.train.recipes import batch_mixer
 from m2pt.train.session import session
 from m2pt.train.stages import register_stage
 from m2pt.vocabulary import ParameterRole
@@ -28,9 +30,10 @@ def finetune(config: FinetuneRun, resume: bool = False, data: Data | None = None
     with session(config, resume=resume) as s:
         loader, sampler = train_loader(data.train, config.data, s.world, config.seed, s.device)
         val = eval_loader(data.val, config.data, s.device)
+        mixer = batch_mixer(config.optim, len(data.classes), config.model.modality, loader.batch_size)
         spec = TrainingSpec(
             model,
-            loss=classification_loss(config.optim.label_smoothing, config.optim.mixup),
+            loss=classification_loss(config.optim.label_smoothing, mixer),
             param_groups=lambda m: parameter_groups(m, config.optim, scales),
             evaluate=lambda m: {f"val_{k}": v for k, v in evaluate_classifier(m, val, s.device).items()},
             monitor="val_acc",
