@@ -23,6 +23,12 @@ def dataset_from_settings(settings: Mapping[str, Any], split: str) -> Dataset:
     return build_dataset(name, split, **where, **settings.get("options", {}))
 
 
+def evaluation_settings(settings: Mapping[str, Any], *, augment: bool = False) -> dict[str, Any]:
+    """The data settings an evaluation split is built from: ``settings`` with the reader's ``augment`` set
+    (off unless asked: the evaluation split is read as it is)."""
+    return dict(settings) | {"options": dict(settings.get("options", {})) | {"augment": augment}}
+
+
 def layouts() -> set[str]:
     """The names of the upstream layouts (datasets read from the user's own files at ``root``)."""
     return {info.name for info in list_datasets() if isinstance(info, LayoutInfo)}

@@ -245,12 +245,15 @@ class RunDir:
             path.unlink(missing_ok=True)
         return partial
 
-    def resume_changes(self, requested: dict[str, Any], resumable: Iterable[str]) -> dict[str, list[Any]]:
-        """The settings ``requested`` changes from the saved config, as ``{dotted key: [saved, requested]}``.
+    def resume_changes(
+        self, requested: dict[str, Any], resumable: Iterable[str], saved: dict[str, Any] | None = None
+    ) -> dict[str, list[Any]]:
+        """The settings ``requested`` changes from the saved config (or ``saved``, e.g. the saved config
+        completed with the defaults of settings added since), as ``{dotted key: [saved, requested]}``.
 
         Raises :class:`ValueError` listing every changed key outside ``resumable`` (settings that would
         change the model or the data order of a run already under way)."""
-        changes = {key: pair for key, pair in _differences(self.config(), requested).items()}
+        changes = _differences(self.config() if saved is None else saved, requested)
         refused = sorted(k for k in changes if not any(k == r or k.startswith(r + ".") for r in resumable))
         if refused:
             listed = "; ".join(f"{k}: {changes[k][0]!r} -> {changes[k][1]!r}" for k in refused)

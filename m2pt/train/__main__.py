@@ -19,6 +19,8 @@ settings (key=value overrides, values parsed as YAML; `show-config STAGE` prints
   pathway.aux pathway.layers pathway.block_map pathway.lambda_init pathway.lambda_lr_scale pathway.aux_trainable
   optim.lr optim.weight_decay optim.warmup_epochs optim.layer_decay optim.clip_grad optim.accum_steps
   finetune.start finetune.init finetune.mode   pretrain.mask_ratio pretrain.save_epochs
+  optim.mixup optim.cutmix optim.label_smoothing optim.ema_decay   data.options.transform (timm create_transform)
+  evaluation.clips evaluation.crops evaluation.votes (evaluate)   checkpoint_every checkpoint_minutes
   epochs seed device precision compile threads verbose name output_dir   source (merge, evaluate)
 
 examples:

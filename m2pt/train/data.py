@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from torch.utils.data.distributed import DistributedSampler
 
 import data_tools
-from data_tools.from_settings import dataset_from_settings, layouts
+from data_tools.from_settings import dataset_from_settings, evaluation_settings, layouts
 from m2pt.train.config import ConfigError, DataConfig
 from m2pt.train.distributed import World
 from m2pt.train.item_seeds import item_seed, seeded
@@ -76,18 +76,13 @@ _BUILT: dict[str, Data] = {}
 def _build_data(config: DataConfig, splits: tuple[str, str]) -> Data:
     dataset_modality(config)
     train = dataset_from_settings(vars(config), splits[0])
-    val = dataset_from_settings(evaluation_settings(config), splits[1])
+    val = dataset_from_settings(evaluation_settings(vars(config)), splits[1])
     return Data(
         train=_limit(train, config.train_limit),
         val=_limit(val, config.val_limit),
         classes=list(train.classes),
         modality=train.modality,
     )
-
-
-def evaluation_settings(config: DataConfig, *, augment: bool = False) -> dict:
-    """The data settings an evaluation split is built from: the run's, with ``augment`` set."""
-    return vars(config) | {"options": config.options | {"augment": augment}}
 
 
 class ResumableSampler(DistributedSampler):

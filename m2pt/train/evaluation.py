@@ -12,9 +12,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
-from data_tools.from_settings import dataset_from_settings
+from data_tools.from_settings import dataset_from_settings, evaluation_settings
 from m2pt.train.config import ConfigError, DataConfig, EvaluationOptions
-from m2pt.train.data import evaluation_settings
 from m2pt.train.item_seeds import item_seed, seeded
 
 VOTE_SEED = 0  # the votes of every evaluation: the same draws
@@ -61,7 +60,9 @@ def multi_view(dataset: Dataset, config: DataConfig, split: str, options: Evalua
     builders: dict[str, Callable[[], Dataset]] = {
         "video": lambda: ClipViews(dataset, options.clips, options.crops),
         "point": lambda: Votes(
-            dataset_from_settings(evaluation_settings(config, augment=True), split), _unwrap(dataset)[1], options.votes
+            dataset_from_settings(evaluation_settings(vars(config), augment=True), split),
+            _unwrap(dataset)[1],
+            options.votes,
         ),
     }
     wanted = "video" if options.clips * options.crops > 1 else "point"
