@@ -1,7 +1,8 @@
 """``experiment``: the workbench's main job, end to end, resumable.
 
 1. Pretrain each auxiliary encoder of ``experiment.auxiliaries`` (masked autoencoding, labels
-   unused) in ``<experiment>/aux/<name>``, or keep it when already there.
+   unused), or find it in the encoder cache (``$M2PT_CACHE/encoders``, keyed by its config), and
+   copy it to ``<experiment>/aux/<name>``; kept when already there.
 2. For each setting of ``experiment.settings`` (e.g. tune and fix), compare every arm of
    ``compare.arms`` over ``compare.seeds`` in ``<experiment>/<setting>``; an arm's auxiliary named
    like an auxiliary of step 1 is that encoder. All settings' runs go to the executor together.
@@ -24,7 +25,8 @@ from m2pt.train.config import MergeConfig, PretrainRun, apply_overrides, project
 from workflows.arms import parse_arms
 from workflows.compare import arm_jobs, check_jobs, collect, write_workflow_files
 from workflows.config import CompareConfig, ExperimentConfig
-from workflows.executors import Job, execute
+from workflows.encoder_cache import cached_encoders
+from workflows.executors import execute
 
 
 def experiment(config: ExperimentConfig) -> dict[str, Comparison]:
@@ -56,16 +58,11 @@ def experiment(config: ExperimentConfig) -> dict[str, Comparison]:
 
 
 def pretrain_auxiliaries(config: Any, root: RunDir, auxiliaries: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """Pretrain (or keep) each named auxiliary encoder in ``<root>/aux/<name>``; their checkpoints by name."""
-    jobs = {
-        name: Job(
-            "pretrain",
-            project(config, PretrainRun, {**changes, "output_dir": str(root.auxiliary(name).parent), "name": name}),
-        )  # fmt: skip
-        for name, changes in auxiliaries.items()
-    }
-    execute(list(jobs.values()), config.executor, "pretraining auxiliaries")
-    return {name: str(job.run.encoder) for name, job in jobs.items()}
+    """Each named auxiliary encoder as the pretraining run ``<root>/aux/<name>``, copied from the encoder
+    cache (:mod:`workflows.encoder_cache`: pretrained there first when missing); their checkpoints by name."""
+    runs = {name: project(config, PretrainRun, changes) for name, changes in auxiliaries.items()}
+    encoders = cached_encoders(runs, {name: root.auxiliary(name) for name in runs}, config.executor)
+    return {name: str(path) for name, path in encoders.items()}
 
 
 def write_report(root: RunDir, config: ExperimentConfig, comparisons: dict[str, Comparison],
