@@ -15,6 +15,7 @@ that correlation and says "unbounded" when the init gain is not distinguishable 
 delta-method interval would be finite and wrong.
 """
 
+import math
 from dataclasses import dataclass
 
 from m2pt.comparison import Comparison
@@ -29,15 +30,16 @@ class TransferEfficiency:
     efficiency: Ratio
 
     def sentence(self, scale: float = 100.0) -> str:
-        interval = (
-            "Fieller 95% interval"
-            if self.efficiency.bounded
-            else "Fieller 95% interval unbounded: the gain as an init is not distinguishable from zero"
-        )
+        if math.isnan(self.efficiency.estimate):
+            how = "."
+        elif self.efficiency.bounded:
+            how = " (ratio of the mean gains, Fieller 95% interval)."
+        else:
+            how = " (ratio of the mean gains; the Fieller 95% interval is unbounded: the gain as an init is not distinguishable from zero)."
         return (
             f"{self.arm}: gain through the pathway {self.pathway_gain.format(scale)} points, gain as an "
             f"initialisation {self.init_gain.format(scale)} points (paired, {self.efficiency.n} seeds) — transfer "
-            f"efficiency {self.efficiency.format()} (ratio of the mean gains, {interval})."
+            f"efficiency {self.efficiency.format()}{how}"
         )
 
 

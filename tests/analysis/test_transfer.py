@@ -32,7 +32,7 @@ def test_efficiency_is_the_ratio_of_mean_gains_with_fieller_bounds():
     for bound in (t.efficiency.low, t.efficiency.high):  # where pathway - R * init stops being rejected
         residual = [pathway[s] - bound * init[s] for s in SCRATCH]
         assert stats.ttest_1samp(residual, 0.0).pvalue == pytest.approx(0.05, abs=1e-9)
-    assert "transfer efficiency 0.52 [" in t.sentence() and "Fieller 95% interval)" in t.sentence()
+    assert "transfer efficiency 0.52 [" in t.sentence() and "Fieller 95% interval)." in t.sentence()
 
 
 def test_an_init_gain_indistinguishable_from_zero_gives_no_bounds():
