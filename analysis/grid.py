@@ -20,7 +20,15 @@ import plotly.graph_objects as go
 
 from m2pt.comparison import Comparison
 from m2pt.run_dir import RunDir
-from m2pt.stats import CORRECTION_CONTROLS, CORRECTION_NAMES, Adjusted, Summary, adjust_p_values, format_p
+from m2pt.stats import (
+    CORRECTION_CONTROLS,
+    CORRECTION_NAMES,
+    Adjusted,
+    Summary,
+    adjust_p_values,
+    format_p,
+    minimum_detectable_effect,
+)
 
 
 @dataclass(frozen=True)
@@ -165,8 +173,8 @@ def grid_markdown(grid: Mapping[tuple[str, str], PairEffect], scale: float = 100
     name = CORRECTION_NAMES[correction]
     lines = [
         "| target | auxiliary | Δ vs baseline [95% CI] | best control | Δ beyond best control [95% CI] | "
-        f"main test: paired t | {name}-adjusted |",
-        "|---|---|---|---|---|---|---|",
+        f"main test: paired t | {name}-adjusted | MDE (80% power) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for (target, aux), effect in sorted(grid.items()):
         beyond = effect.beyond_control.format(scale) if effect.beyond_control else "—"
@@ -174,7 +182,8 @@ def grid_markdown(grid: Mapping[tuple[str, str], PairEffect], scale: float = 100
         mark = " *" if finding(shown, adjusted[target, aux]) else ""
         lines.append(
             f"| {target} | {aux} | {effect.versus_baseline.format(scale)} | {effect.best_control or '—'} | {beyond} | "
-            f"{format_p(effect.shown()[1])} | {format_p(adjusted[target, aux].p)}{mark} |"
+            f"{format_p(effect.shown()[1])} | {format_p(adjusted[target, aux].p)}{mark} | "
+            f"{minimum_detectable_effect(shown.std, shown.n) * scale:.2f} |"
         )
     return "\n".join(lines) + "\n\n" + correction_note(adjusted, correction)
 
@@ -185,7 +194,8 @@ def correction_note(adjusted: Mapping[tuple[str, str], Adjusted], correction: st
         "(percentage points, paired over seeds. Main test: the paired t-test of the effect beyond the best control, "
         f"or vs the baseline without controls; the {tests} tests are {CORRECTION_NAMES[correction]}-adjusted "
         f"(controlling {CORRECTION_CONTROLS[correction]} at 5%); * marks an adjusted p below 0.05, as in the "
-        "heatmap.)\n"
+        "heatmap. MDE: the main test's minimum detectable effect at 80% power, 5% two-sided, at these seeds and the "
+        "observed spread of its paired differences.)\n"
     )
 
 

@@ -6,7 +6,7 @@ from scipy import stats
 
 from analysis.grid import corrected, grid_heatmap, grid_markdown, load_grid, pair_name
 from m2pt.comparison import Comparison
-from m2pt.stats import format_p
+from m2pt.stats import format_p, minimum_detectable_effect
 from m2pt.vocabulary import ArmRole
 
 CONTROL = ArmRole.CONTROL
@@ -85,6 +85,7 @@ def test_the_heatmap_and_table_mark_only_corrected_findings(grid_folder):
     table = grid_markdown(grid)
     assert "| point | image |" in table and f"{format_p(holm['point', 'image'].p)} |" in table
     assert "the 4 tests are Holm-adjusted (controlling the family-wise error rate at 5%)" in table
+    assert f"| {100 * minimum_detectable_effect(0.006, 3):.2f} |" in table.split("| point | image |")[1].split("\n")[0]
     assert table.count(" * |") == 2  # image/point beyond its control, audio/image vs its baseline (no control)
     with pytest.raises(ValueError, match="unknown multiple-comparison correction"):
         grid_markdown(grid, correction="none")
