@@ -121,11 +121,15 @@ class Comparison:
                     "diff": diff.mean,
                     "diff_low": diff.low,
                     "diff_high": diff.high,
+                    "diff_p": self.p_value(arm),
+                    "diff_mde": self.minimum_detectable(arm),
                     "relative_pct": self.relative(arm),
                 }
                 beyond = self.beyond_controls(arm) if arm not in self.controls else None
                 if beyond is not None:
-                    row |= {"beyond_control": beyond.mean, "beyond_low": beyond.low, "beyond_high": beyond.high}
+                    control = self.best_control()
+                    row |= {"beyond_control": beyond.mean, "beyond_low": beyond.low, "beyond_high": beyond.high,
+                            "beyond_p": self.p_value(arm, control), "beyond_mde": self.minimum_detectable(arm, control)}  # fmt: skip
             rows.append(row)
         return rows
 

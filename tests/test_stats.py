@@ -180,3 +180,10 @@ def test_a_verdict_decides_by_the_adjusted_p_value_when_given():
     assert 0.01 < p < 0.05 and "the interval excludes zero." in weak.verdict("m2pt")
     corrected = adjust_p_values({"m2pt": p, "other": 0.5, "third": 0.6})["m2pt"]  # 3 x p
     assert corrected.p >= 0.05 and "but not after the correction" in weak.verdict("m2pt", adjusted=corrected)
+
+
+def test_rows_carry_p_values_and_minimum_detectable_effects():
+    c = comparison()
+    m2pt = next(row for row in c.rows() if row["arm"] == "m2pt")
+    assert m2pt["diff_p"] == pytest.approx(c.p_value("m2pt")) and m2pt["beyond_p"] == c.p_value("m2pt", "shuffled")
+    assert m2pt["diff_mde"] == pytest.approx(minimum_detectable_effect(c.versus("m2pt").std, 3))

@@ -115,8 +115,8 @@ def write_report(root: RunDir, config: ExperimentConfig, comparisons: dict[str, 
     adjusted = headline_tests(comparisons, correction)
     if adjusted:
         tested = sum(not math.isnan(a.p) for a in adjusted.values())
-        lines += [f"Each verdict's main claim (an arm beyond its setting's best control, or vs the baseline without "
-                  f"controls) is a paired t-test; the {tested} such tests of this report are {CORRECTION_NAMES[correction]}"
+        lines += [f"Each verdict's main claim (a pathway or positive reference beyond its setting's best control, or "
+                  f"vs the baseline without controls) is a paired t-test; the {tested} such tests of this report are {CORRECTION_NAMES[correction]}"
                   f"-adjusted as one family (controlling {CORRECTION_CONTROLS[correction]} at 5%), and a finding needs "
                   "an adjusted p below 0.05. Intervals are per comparison, unadjusted. Minimum detectable effects: 80% "
                   "power, 5% two-sided per test, from the observed spread of the paired differences.", ""]  # fmt: skip
