@@ -100,7 +100,11 @@ def paired_t_power(effect: float, std: float, n: int, alpha: float = 0.05) -> fl
     if std == 0:
         return 1.0 if effect != 0 else alpha
     noncentrality = abs(effect) * math.sqrt(n) / std
-    return float(stats.nct.sf(critical, df, noncentrality) + stats.nct.cdf(-critical, df, noncentrality))
+    upper = float(stats.nct.sf(critical, df, noncentrality))
+    lower = float(stats.nct.cdf(-critical, df, noncentrality))
+    # scipy's lower tail is NaN for some large non-centralities, where it is below Φ(-noncentrality) < 1e-13
+    # (T < -t_crit needs Z < -noncentrality): count it as 0 there
+    return upper + (lower if math.isfinite(lower) else 0.0)
 
 
 def minimum_detectable_effect(std: float, n: int, power: float = 0.8, alpha: float = 0.05) -> float:
