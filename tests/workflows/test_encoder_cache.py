@@ -6,7 +6,7 @@ from m2pt.run_dir import RunDir
 from m2pt.train.config import ConfigError, PretrainRun, apply_overrides, project
 from workflows import executors
 from workflows.config import ExperimentConfig
-from workflows.encoder_cache import ENCODERS, cache_entry, cache_key
+from workflows.encoder_cache import ENCODERS, _publish, cache_entry, cache_key
 from workflows.experiment import pretrain_auxiliaries
 
 TINY = {"data.size": "tiny", "data.batch_size": 16, "data.train_limit": 32, "data.val_limit": 32,
@@ -71,3 +71,14 @@ def test_the_key_ignores_where_a_run_goes_and_how_it_logs_but_not_its_training(t
                    {"data.train_limit": 16}, {"pretrain.save_epochs": [1]}):  # fmt: skip
         assert cache_key(apply_overrides(base, change)) != cache_key(base), change
     assert cache_entry(base, tmp_path) == tmp_path / ENCODERS / cache_key(base)
+
+
+def test_a_finished_run_is_published_whole_and_a_second_copy_is_dropped(tmp_path):
+    entry, partial = tmp_path / ENCODERS / "key", tmp_path / ENCODERS / ".partial" / "key"
+    for folder, text in ((partial, "first"), (tmp_path / "other", "second")):
+        folder.mkdir(parents=True)
+        (folder / RunDir.SUMMARY).write_text(text)
+    _publish(partial, entry)
+    assert (entry / RunDir.SUMMARY).read_text() == "first" and not partial.exists()
+    _publish(tmp_path / "other", entry)  # another process finished the same encoder first: keep its copy
+    assert (entry / RunDir.SUMMARY).read_text() == "first" and not (tmp_path / "other").exists()
