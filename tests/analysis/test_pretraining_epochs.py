@@ -5,6 +5,7 @@ import pytest
 from analysis.pretraining_epochs import epoch_effects, epoch_figure, epoch_markdown
 from m2pt.comparison import Comparison
 from m2pt.vocabulary import ArmRole
+from workflows.designs import aux_epoch_arms
 
 BASE = {0: 0.50, 1: 0.60, 2: 0.55}
 
@@ -43,3 +44,11 @@ def test_without_controls_the_effect_is_vs_the_baseline_and_other_arms_are_refus
     assert {e.versus for e in effects} == {"baseline"} and effects[-1].effect.mean == pytest.approx(0.03)
     with pytest.raises(ValueError, match="no arms named epoch<N>"):
         epoch_effects(Comparison({"baseline": BASE, "m2pt": shifted(0.01)}))
+
+
+def test_the_arms_of_aux_epoch_arms_are_read_by_epoch(experiment_run):
+    arms = aux_epoch_arms(experiment_run / "aux" / "audio")  # encoders of epochs 1 and 2
+    scores = {arm: shifted(0.01 * k, 0.004) for k, arm in enumerate(arms)}
+    effects = epoch_effects(Comparison(scores))
+    assert [(e.epoch, e.arm) for e in effects] == [(1, "epoch1"), (2, "epoch2")]
+    assert effects[0].versus_final.mean == pytest.approx(-0.01)
