@@ -6,7 +6,9 @@ return data and plotly figures.
 - :mod:`analysis.block_order`: identity, reversed and permuted block pairings.
 - :mod:`analysis.ablations`: several comparisons (layers, λ init, auxiliary epochs, controls) at once.
 - :mod:`analysis.comparisons`: a comparison's figure (seeds, means, intervals, paired differences).
-- :mod:`analysis.grid`: target x auxiliary pair grids.
+- :mod:`analysis.grid`: target x auxiliary pair grids (findings corrected for the number of pairs).
+- :mod:`analysis.transfer`: transfer efficiency (the pathway's gain over the gain as an initialisation).
+- :mod:`analysis.pretraining_epochs`: auxiliaries from earlier pretraining epochs (the paper's Table 6).
 - :mod:`analysis.report`: the figures of an ``experiment`` run.
 - :mod:`analysis.curves`, :mod:`analysis.runs`: training curves; reading run folders back.
 - :mod:`analysis.figures`: saving figures (HTML, PNG where a Chrome is available).

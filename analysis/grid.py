@@ -3,8 +3,14 @@
 A grid folder holds one comparison per pair, named by :meth:`m2pt.run_dir.RunDir.pair_name`
 (``<target>__<aux>/``), each with a baseline, a pathway arm and controls. :func:`load_grid` reads
 every pair's effects back from the folders alone; :func:`grid_heatmap` plots them.
+
+A grid asks one question per pair, so its findings are corrected for the number of pairs: each
+pair's effect has a paired t-test (scipy), the family's p-values are adjusted
+(:func:`m2pt.stats.adjust_p_values`, Holm by default: family-wise error; or Benjamini-Hochberg:
+false discovery rate), and the heatmap marks only pairs whose adjusted p is below 0.05.
 """
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +20,15 @@ import plotly.graph_objects as go
 
 from m2pt.comparison import Comparison
 from m2pt.run_dir import RunDir
-from m2pt.stats import Summary
+from m2pt.stats import (
+    CORRECTION_CONTROLS,
+    CORRECTION_NAMES,
+    Adjusted,
+    Summary,
+    adjust_p_values,
+    format_p,
+    minimum_detectable_effect,
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +40,17 @@ class PairEffect:
     versus_baseline: Summary  # arm - baseline
     beyond_control: Summary | None  # arm - best control (None without controls)
     best_control: str | None
+    p_versus_baseline: float = math.nan  # paired t-test, two-sided
+    p_beyond_control: float | None = None
+
+    def shown(self, beyond_control: bool = True) -> tuple[Summary | None, float]:
+        """The effect a heatmap shows (beyond the best control, or vs the baseline) and the p-value of the
+        pair's test in that family: the main test (beyond the best control, or vs the baseline without
+        controls), or the test vs the baseline."""
+        if not beyond_control:
+            return self.versus_baseline, self.p_versus_baseline
+        p = self.p_beyond_control if self.p_beyond_control is not None else self.p_versus_baseline
+        return self.beyond_control, p
 
 
 pair_name = RunDir.pair_name
@@ -57,10 +82,24 @@ def pair_effects(
         chosen = arm or next(iter(comparison.pathways), None)
         if chosen not in comparison.scores:
             raise ValueError(f"{pair_name(target, aux)} has no arm {chosen!r} (arms: {sorted(comparison.scores)})")
+        control = comparison.best_control()
         grid[target, aux] = PairEffect(
-            target, aux, comparison.versus(chosen), comparison.beyond_controls(chosen), comparison.best_control()
-        )
+            target, aux, comparison.versus(chosen), comparison.beyond_controls(chosen), control,
+            comparison.p_value(chosen), comparison.p_value(chosen, control) if control else None,
+        )  # fmt: skip
     return grid
+
+
+def corrected(
+    grid: Mapping[tuple[str, str], PairEffect], *, beyond_control: bool = True, correction: str = "holm"
+) -> dict[tuple[str, str], Adjusted]:
+    """The p-value of each pair's test (:meth:`PairEffect.shown`), adjusted over the pairs."""
+    return adjust_p_values({pair: effect.shown(beyond_control)[1] for pair, effect in grid.items()}, correction)
+
+
+def finding(effect: Summary | None, adjusted: Adjusted) -> bool:
+    """A corrected finding: an effect whose adjusted p-value is below 0.05."""
+    return effect is not None and bool(adjusted.p < 0.05)
 
 
 def grid_heatmap(
@@ -69,10 +108,13 @@ def grid_heatmap(
     beyond_control: bool = True,
     scale: float = 100.0,
     title: str | None = None,
+    correction: str = "holm",
 ) -> go.Figure:
     """Target (rows) x auxiliary (columns) heatmap of the paired effect beyond the best control
     (or vs the baseline with ``beyond_control=False``), with its 95% interval in each cell;
-    ``*`` marks an interval that excludes zero. Hover shows both effects and the control."""
+    ``*`` marks a corrected finding (:func:`corrected`: adjusted p < 0.05 over the shown pairs).
+    Hover shows both effects, the control and the p-values."""
+    adjusted = corrected(grid, beyond_control=beyond_control, correction=correction)
     targets = sorted({t for t, _ in grid})
     auxes = sorted({a for _, a in grid})
     z = np.full((len(targets), len(auxes)), np.nan)
@@ -80,17 +122,18 @@ def grid_heatmap(
     hover = [["no run"] * len(auxes) for _ in targets]
     for (target, aux), effect in grid.items():
         i, j = targets.index(target), auxes.index(aux)
-        shown = effect.beyond_control if beyond_control else effect.versus_baseline
+        shown, p = effect.shown(beyond_control)
         beyond = effect.beyond_control.format(scale) if effect.beyond_control else "no control"
         hover[i][j] = (
             f"target {target}, auxiliary {aux}<br>vs baseline: {effect.versus_baseline.format(scale)}"
             f"<br>beyond best control ({effect.best_control}): {beyond}<br>{effect.versus_baseline.n} seeds"
+            f"<br>shown effect: paired t {format_p(p)}, {adjusted[target, aux].format()}"
         )
         if shown is None:
             text[i][j] = "no control"
             continue
         z[i, j] = shown.mean * scale
-        text[i][j] = shown.format(scale) + (" *" if shown.excludes_zero else "")
+        text[i][j] = shown.format(scale) + (" *" if finding(shown, adjusted[target, aux]) else "")
     finite = np.abs(z[np.isfinite(z)])
     bound = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     effect_name = "beyond best control" if beyond_control else "vs baseline"
@@ -112,7 +155,9 @@ def grid_heatmap(
         )
     )
     fig.update_layout(
-        title=title or f"Effect of the pathway {effect_name}{unit}, paired mean [95% CI]",
+        title=title
+        or f"Effect of the pathway {effect_name}{unit}, paired mean [95% CI]; * {CORRECTION_NAMES[correction]}-adjusted "
+        "p < 0.05",
         xaxis_title="auxiliary modality",
         yaxis_title="target modality",
         yaxis={"autorange": "reversed"},
@@ -120,49 +165,75 @@ def grid_heatmap(
     return fig
 
 
-def grid_markdown(grid: Mapping[tuple[str, str], PairEffect], scale: float = 100.0) -> str:
-    """One row per pair: the effect vs the baseline and beyond the best control, paired [95% CI]."""
+def grid_markdown(grid: Mapping[tuple[str, str], PairEffect], scale: float = 100.0, correction: str = "holm") -> str:
+    """One row per pair: the effect vs the baseline and beyond the best control, paired [95% CI], and the
+    pair's main test (beyond the best control, or vs the baseline without controls) with its p-value
+    adjusted over the pairs by ``correction``."""
+    adjusted = corrected(grid, correction=correction)
+    name = CORRECTION_NAMES[correction]
     lines = [
-        "| target | auxiliary | Δ vs baseline [95% CI] | best control | Δ beyond best control [95% CI] |",
-        "|---|---|---|---|---|",
+        "| target | auxiliary | Δ vs baseline [95% CI] | best control | Δ beyond best control [95% CI] | "
+        f"main test: paired t | {name}-adjusted | MDE (80% power) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for (target, aux), effect in sorted(grid.items()):
         beyond = effect.beyond_control.format(scale) if effect.beyond_control else "—"
+        shown = effect.beyond_control if effect.best_control else effect.versus_baseline
+        mark = " *" if finding(shown, adjusted[target, aux]) else ""
         lines.append(
-            f"| {target} | {aux} | {effect.versus_baseline.format(scale)} | {effect.best_control or '—'} | {beyond} |"
+            f"| {target} | {aux} | {effect.versus_baseline.format(scale)} | {effect.best_control or '—'} | {beyond} | "
+            f"{format_p(effect.shown()[1])} | {format_p(adjusted[target, aux].p)}{mark} | "
+            f"{minimum_detectable_effect(shown.std, shown.n) * scale:.2f} |"
         )
-    return "\n".join(lines) + "\n\n(percentage points, paired over seeds)\n"
+    return "\n".join(lines) + "\n\n" + correction_note(adjusted, correction)
 
 
-def reference_markdown(comparisons: Mapping[tuple[str, str], Comparison], scale: float = 100.0) -> str:
+def correction_note(adjusted: Mapping[tuple[str, str], Adjusted], correction: str) -> str:
+    tests = next(iter(adjusted.values())).tests if adjusted else 0
+    return (
+        "(percentage points, paired over seeds. Main test: the paired t-test of the effect beyond the best control, "
+        f"or vs the baseline without controls; the {tests} tests are {CORRECTION_NAMES[correction]}-adjusted "
+        f"(controlling {CORRECTION_CONTROLS[correction]} at 5%); * marks an adjusted p below 0.05, as in the "
+        "heatmap. MDE: the main test's minimum detectable effect at 80% power, 5% two-sided, at these seeds and the "
+        "observed spread of its paired differences.)\n"
+    )
+
+
+def reference_markdown(
+    comparisons: Mapping[tuple[str, str], Comparison], scale: float = 100.0, correction: str = "holm"
+) -> str:
     """Per target, its positive reference arm (e.g. an auxiliary pretrained on the target modality's
-    own training data, shared by the target's pairs) vs the baseline, paired [95% CI]: what a
-    helpful auxiliary does at this scale. Empty when no pair has one."""
-    rows, names = {}, set()
+    own training data, shared by the target's pairs) vs the baseline, paired [95% CI] with its paired
+    t-test adjusted over the targets: what a helpful auxiliary does at this scale. Empty when no pair
+    has one."""
+    found: dict[str, tuple[str, Comparison]] = {}
     for (target, _), comparison in sorted(comparisons.items()):
-        for arm in comparison.positive_references[:1]:
-            if target not in rows:
-                rows[target] = f"| {target} | {comparison.versus(arm).format(scale)} |"
-                names.add(arm)
-    if not rows:
+        if comparison.positive_references and target not in found:
+            found[target] = (comparison.positive_references[0], comparison)
+    if not found:
         return ""
-    header = [
-        f"Positive reference ({', '.join(sorted(names))}):",
-        "",
-        "| target | Δ vs baseline [95% CI] |",
-        "|---|---|",
-    ]
-    return "\n".join(header + list(rows.values())) + "\n"
+    adjusted = adjust_p_values({t: c.p_value(arm) for t, (arm, c) in found.items()}, correction)
+    names = sorted({arm for arm, _ in found.values()})
+    lines = [f"Positive reference ({', '.join(names)}):", "",
+             f"| target | Δ vs baseline [95% CI] | paired t | {CORRECTION_NAMES[correction]}-adjusted over targets |",
+             "|---|---|---|---|"]  # fmt: skip
+    for target, (arm, comparison) in found.items():
+        lines.append(
+            f"| {target} | {comparison.versus(arm).format(scale)} | {format_p(comparison.p_value(arm))} | "
+            f"{format_p(adjusted[target].p)} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
-def write_grid_report(folder: str | Path, arm: str | None = None) -> list[Path]:
+def write_grid_report(folder: str | Path, arm: str | None = None, correction: str = "holm") -> list[Path]:
     """``grid.md`` (the pair table, and the positive reference when the grid has one) and the heatmap
-    of the effect beyond the best control, re-read from ``folder``."""
+    of the effect beyond the best control, re-read from ``folder``; findings corrected by ``correction``."""
     from analysis.figures import save_figure
 
     run = RunDir(folder)
     comparisons = pair_comparisons(folder)
     grid = pair_effects(comparisons, arm)
-    reference = reference_markdown(comparisons)
-    table = run.write_text(RunDir.GRID_REPORT, grid_markdown(grid) + (f"\n{reference}" if reference else ""))
-    return [table, *save_figure(grid_heatmap(grid), run.figures / "grid_heatmap")]
+    reference = reference_markdown(comparisons, correction=correction)
+    text = grid_markdown(grid, correction=correction) + (f"\n{reference}" if reference else "")
+    table = run.write_text(RunDir.GRID_REPORT, text)
+    return [table, *save_figure(grid_heatmap(grid, correction=correction), run.figures / "grid_heatmap")]

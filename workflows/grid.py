@@ -1,6 +1,7 @@
 """``grid``: the paper's Figure 3 at toy scale, every ordered (target, auxiliary) modality pair.
 
-1. Pretrain one encoder per modality of ``grid.modalities`` on its own dataset (kept when there).
+1. Pretrain one encoder per modality of ``grid.modalities`` on its own dataset, or find it in the
+   encoder cache (:mod:`workflows.encoder_cache`), in ``<grid>/aux/<modality>``.
 2. For every ordered pair, compare the arms in ``<grid>/<target>__<aux>/``, the auxiliary
    ``paired`` being the pair's encoder and ``own`` the target's. Arms that do not use ``paired``
    (the baseline, the random control, a same-modality reference) do not depend on the pair: they

@@ -2,9 +2,11 @@ import shutil
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from analysis.grid import grid_heatmap, load_grid, pair_name
+from analysis.grid import corrected, grid_heatmap, grid_markdown, load_grid, pair_name
 from m2pt.comparison import Comparison
+from m2pt.stats import format_p, minimum_detectable_effect
 from m2pt.vocabulary import ArmRole
 
 CONTROL = ArmRole.CONTROL
@@ -62,3 +64,28 @@ def test_errors(tmp_path, grid_folder):
         load_grid(tmp_path / "empty")
     with pytest.raises(ValueError, match="no arm 'm3pt'"):
         load_grid(grid_folder, arm="m3pt")
+
+
+def test_the_heatmap_and_table_mark_only_corrected_findings(grid_folder):
+    save_pair(grid_folder, "point", "image", gain=0.02, control_gain=0.0, spread=0.006)  # p = 0.029 alone
+    grid = load_grid(grid_folder)
+    effect = grid["point", "image"]
+    assert effect.beyond_control.excludes_zero and effect.p_beyond_control == pytest.approx(
+        stats.ttest_1samp([0.014, 0.02, 0.026], 0.0).pvalue
+    )
+    holm, bh = corrected(grid), corrected(grid, correction="benjamini-hochberg")
+    assert holm["point", "image"].tests == 4 and holm["point", "image"].p == pytest.approx(2 * effect.p_beyond_control)
+    assert holm["point", "image"].p > 0.05 > bh["point", "image"].p  # Holm: no finding; BH: one
+    heatmap = grid_heatmap(grid).data[0]
+    row, column = list(heatmap.y).index("point"), list(heatmap.x).index("image")
+    assert (
+        not heatmap.text[row][column].endswith("*") and "Holm-adjusted over 4 tests" in heatmap.customdata[row][column]
+    )
+    assert grid_heatmap(grid, correction="benjamini-hochberg").data[0].text[row][column].endswith(" *")
+    table = grid_markdown(grid)
+    assert "| point | image |" in table and f"{format_p(holm['point', 'image'].p)} |" in table
+    assert "the 4 tests are Holm-adjusted (controlling the family-wise error rate at 5%)" in table
+    assert f"| {100 * minimum_detectable_effect(0.006, 3):.2f} |" in table.split("| point | image |")[1].split("\n")[0]
+    assert table.count(" * |") == 2  # image/point beyond its control, audio/image vs its baseline (no control)
+    with pytest.raises(ValueError, match="unknown multiple-comparison correction"):
+        grid_markdown(grid, correction="none")

@@ -1,0 +1,116 @@
+"""Pretrained encoders cached like datasets, so a second experiment or grid reuses them.
+
+A cached encoder is the finished pretraining run in ``$M2PT_CACHE/encoders/<key>/``, where ``key``
+hashes the run's config without where it goes (``name``, ``output_dir``) and without what leaves
+its weights alone (:data:`NOT_WEIGHTS`: how it logs and shows progress, its threads, device and
+data-loading workers); any other change is a new key, so a stale encoder is never served. A run
+being pretrained lives in ``encoders/.partial/<key>/`` (resumed there when interrupted) and is
+renamed to ``<key>/`` once finished, so ``<key>/`` is always whole. An experiment's
+``aux/<name>/`` is a copy of its entry (hard links where the file system allows), made atomically
+with :func:`data_tools.cache.build_once`, so the experiment stays whole when the cache is cleared.
+"""
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from data_tools.cache import build_once, cache_root
+from m2pt.run_dir import RunDir
+from m2pt.train.config import RESUMABLE, ConfigError, PretrainRun, apply_overrides, to_dict
+from workflows.config import ExecutorConfig
+from workflows.executors import Job, execute
+
+ENCODERS, PARTIAL = "encoders", ".partial"
+NOT_WEIGHTS = tuple(key for key in RESUMABLE if key != "epochs")  # what a resume may change, but the length
+
+
+def weight_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A pretraining run's settings (a plain mapping, as saved) without the keys of :data:`NOT_WEIGHTS`."""
+    kept = json.loads(json.dumps(config))
+    for dotted in NOT_WEIGHTS:
+        *parents, last = dotted.split(".")
+        section = kept
+        for parent in parents:
+            section = section.get(parent, {})
+        section.pop(last, None)
+    return kept
+
+
+def cache_key(config: PretrainRun | Mapping[str, Any]) -> str:
+    """The cache key of a pretraining run: a hash of :func:`weight_settings`."""
+    settings = weight_settings(config if isinstance(config, Mapping) else to_dict(config))
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def cache_entry(config: PretrainRun, root: str | Path | None = None) -> Path:
+    """The folder of ``config``'s finished run in the cache (it may not exist yet)."""
+    return cache_root(root) / ENCODERS / cache_key(config)
+
+
+def cached_encoders(
+    runs: Mapping[str, PretrainRun], folders: Mapping[str, Path], executor: ExecutorConfig
+) -> dict[str, Path]:
+    """Each pretraining run of ``runs`` as a finished run folder ``folders[name]``, copied from the
+    cache; the runs missing there are pretrained first (all at once, with ``executor``). A folder
+    already holding a finished run with the same weight settings is kept as it is."""
+    missing = {}
+    for name, config in runs.items():
+        entry = cache_entry(config)
+        if not entry.is_dir() and not _kept(folders[name], config):
+            job = Job(
+                "pretrain", apply_overrides(config, {"output_dir": str(entry.parent / PARTIAL), "name": entry.name})
+            )
+            missing.setdefault(entry, job)
+    execute(list(missing.values()), executor, f"pretraining {len(missing)} encoders (not in the cache)")
+    for entry, job in missing.items():
+        _publish(job.run.path, entry)
+    for name, config in runs.items():
+        if not _kept(folders[name], config):
+            build_once(folders[name], functools.partial(_link_or_copy, cache_entry(config)))
+    return {name: RunDir(folder, writer=False).encoder for name, folder in folders.items()}
+
+
+def _kept(folder: Path, config: PretrainRun) -> bool:
+    """Whether ``folder`` already holds ``config``'s finished run; an error when it holds another one."""
+    if not folder.exists():
+        return False
+    run = RunDir(folder, writer=False)
+    if not run.finished:
+        raise ConfigError(
+            f"{folder} holds an unfinished run (no {RunDir.SUMMARY}): encoders come from the cache now; "
+            "remove the folder to let it be copied from there"
+        )
+    if cache_key(run.config()) != cache_key(config):
+        raise ConfigError(
+            f"{folder} holds an encoder pretrained with other settings than the config asks for, and the runs "
+            "next to it were trained with that encoder: give the workflow another name (or remove the folder)"
+        )
+    return True
+
+
+def _publish(partial: Path, entry: Path) -> None:
+    """Rename a finished run from ``.partial/`` to its cache entry (if another process was first, drop ours)."""
+    try:
+        os.rename(partial, entry)
+    except OSError:
+        if not entry.is_dir():
+            raise
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _link_or_copy(source: Path, dest: Path) -> None:
+    """Every file of the run ``source`` (but its lock) into ``dest``: hard links, else copies."""
+    for path in sorted(source.rglob("*")):
+        if path.is_dir() or path.name == RunDir.LOCK:
+            continue
+        target = dest / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copy2(path, target)
