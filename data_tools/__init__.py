@@ -12,6 +12,7 @@ point `[P, 3 + c]`. Built-in datasets are built at first use into `$M2PT_CACHE` 
 
 from data_tools import builtin  # noqa: F401  (registers the built-in datasets)
 from data_tools.audio import AudioReader, audio_stats, fbank, load_audio, normalize, pad_or_crop, spec_augment
+from data_tools.audio_list import AudioListDataset, read_class_index
 from data_tools.cache import cache_root
 from data_tools.errors import DataFileError, MissingToolError
 from data_tools.folder import READERS, FolderDataset, folder_dataset
@@ -19,12 +20,16 @@ from data_tools.images import ImageReader, image_stats, load_image
 from data_tools.loader import make_loader
 from data_tools.points import PointReader, augment_points, load_points, normalize_points, resample
 from data_tools.registry import DatasetInfo, build_dataset, dataset_dir, list_datasets
+from data_tools.segmentation_folder import SegmentationFolder, load_mask
+from data_tools.shapenet_part import SHAPENET_PART_IDS, ShapeNetPartDataset
 from data_tools.video import ClipReader, available_backends, load_clip, normalize_clip, write_video
 
 MODALITIES = tuple(READERS)
 
 __all__ = [
     "MODALITIES",
+    "SHAPENET_PART_IDS",
+    "AudioListDataset",
     "AudioReader",
     "ClipReader",
     "DataFileError",
@@ -33,6 +38,8 @@ __all__ = [
     "ImageReader",
     "MissingToolError",
     "PointReader",
+    "SegmentationFolder",
+    "ShapeNetPartDataset",
     "audio_stats",
     "augment_points",
     "available_backends",
@@ -46,12 +53,14 @@ __all__ = [
     "load_audio",
     "load_clip",
     "load_image",
+    "load_mask",
     "load_points",
     "make_loader",
     "normalize",
     "normalize_clip",
     "normalize_points",
     "pad_or_crop",
+    "read_class_index",
     "resample",
     "spec_augment",
     "write_video",

@@ -12,6 +12,7 @@ from data_tools.cache import build_once, cache_root, write_atomic
 from data_tools.folder import FolderDataset, Split, folder_dataset
 
 Builder = Callable[[Path, str, Path], dict[str, Any]]
+Reader = Callable[..., Any]  # (folder, split, **options) -> Dataset, for datasets not in class folders
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,8 @@ class DatasetInfo:
     `build(dest, size, cache)` writes `dest/train/<class>/...` and `dest/val/<class>/...` and returns
     reader options (e.g. normalisation statistics) saved to `dest/meta.json`; `cache` is the cache root
     (for downloaded packages). `defaults` are reader options used unless the caller or the build says
-    otherwise. A change to a build's output must bump `version`.
+    otherwise. A change to a build's output must bump `version`. `task` is the m2pt task its labels
+    are for; a dataset of another layout than class folders gives the `reader` that opens a split.
     """
 
     name: str
@@ -33,6 +35,8 @@ class DatasetInfo:
     version: int
     defaults: dict[str, Any] = field(repr=False)
     build: Builder = field(repr=False)
+    task: str = "classification"
+    reader: Reader | None = field(default=None, repr=False)
 
 
 _REGISTRY: dict[str, DatasetInfo] = {}
@@ -48,12 +52,14 @@ def register(
     sizes: tuple[str, ...] = ("tiny", "default"),
     version: int = 1,
     defaults: dict[str, Any] | None = None,
+    task: str = "classification",
+    reader: Reader | None = None,
 ) -> Callable[[Builder], Builder]:
     """Decorator registering a build function as the built-in dataset `name`."""
 
     def decorate(build: Builder) -> Builder:
         _REGISTRY[name] = DatasetInfo(
-            name, modality, num_classes, description, needs, sizes, version, defaults or {}, build
+            name, modality, num_classes, description, needs, sizes, version, defaults or {}, build, task, reader
         )
         return build
 
@@ -100,6 +106,8 @@ def build_dataset(
     info = _info(name)
     folder = dataset_dir(name, size, root)
     built = json.loads((folder / "meta.json").read_text())
+    if info.reader is not None:
+        return info.reader(folder, split, **{**info.defaults, **built, **options})
     return folder_dataset(folder, info.modality, split, **{**info.defaults, **built, **options})
 
 
