@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any
 
 import torch
@@ -43,11 +44,10 @@ class MultilabelMeter(Meter):
     def compute(self) -> dict[str, float]:
         has_positive = self.positives > 0
         has_both = has_positive & (self.positives < self.count)
-        return {
-            "mAP": self.ap.compute()[has_positive].mean().item(),
-            "mAUC": self.auc.compute()[has_both].mean().item(),
-            **super().compute(),
-        }
+        with warnings.catch_warnings():  # torchmetrics warns of the undefined classes, left out here
+            warnings.filterwarnings("ignore", message="No (positive|negative) samples", category=UserWarning)
+            ap, auc = self.ap.compute(), self.auc.compute()
+        return {"mAP": ap[has_positive].mean().item(), "mAUC": auc[has_both].mean().item(), **super().compute()}
 
 
 @register_task
