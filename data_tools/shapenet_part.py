@@ -123,7 +123,9 @@ class ShapeNetPartDataset(Dataset):
             table = np.loadtxt(path, dtype=np.float32, ndmin=2)
         if table.shape[1] != 7:
             raise DataFileError(path, f"has {table.shape[1]} columns, expected 7 (x y z nx ny nz part)")
-        parts = table[:, 6]
+        parts = table[:, 6].astype(np.int64)
+        if not np.array_equal(parts, table[:, 6]):
+            raise DataFileError(path, "has part ids that are not whole numbers (column 7)")
         allowed = self.category_parts[category]
         outside = sorted(set(np.unique(parts).tolist()) - set(allowed))
         if outside:
@@ -131,7 +133,7 @@ class ShapeNetPartDataset(Dataset):
                 path,
                 f"has part id(s) {outside[:5]} outside the parts {allowed} of its category {self.categories[category]}",
             )
-        return torch.from_numpy(table[:, :6]), torch.from_numpy(parts.astype(np.int64))
+        return torch.from_numpy(table[:, :6]), torch.from_numpy(parts)
 
     def __getitem__(self, index: int) -> tuple[tuple[Tensor, Tensor], Tensor]:
         path, category = self.samples[index]
