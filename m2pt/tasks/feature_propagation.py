@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from m2pt.ops import gather_points, knn
@@ -19,4 +20,6 @@ def propagate_features(points: Tensor, centres: Tensor, features: Tensor, k: int
     neighbours = gather_points(centres, nearest)  # [B,P,k,3]
     weights = 1 / ((points[:, :, None] - neighbours).square().sum(dim=-1) + eps)  # [B,P,k]
     weights = weights / weights.sum(dim=-1, keepdim=True)
-    return (gather_points(features, nearest) * weights[..., None]).sum(dim=2)  # [B,P,D]
+    # as one [B,P,G] interpolation matrix, k non-zeros a row: a batched matmul, not a [B,P,k,D] gather
+    matrix = weights.new_zeros(*points.shape[:2], centres.shape[1]).scatter(2, nearest, weights)
+    return torch.bmm(matrix.to(features.dtype), features)  # [B,P,D]

@@ -22,15 +22,15 @@ class PixelDecoder(nn.Module):
     """``images [B,C,H,W] -> [B,num_classes,H,W]`` logits, given the model it heads.
 
     The patch tokens ``[B,N,D]`` are laid out on their ``h x w`` grid, upsampled ``steps`` times
-    by :func:`upsampling_stage` (each halving the width, down to ``dim``), classified per
-    position by a 1x1 conv, and resized bilinearly to the input's size.
+    by :func:`upsampling_stage` (``dim`` channels, as SETR-PUP's 256), classified per position by
+    a 1x1 conv, and resized bilinearly to the input's size.
     """
 
     dense = True  # ViTEncoder.forward hands this head the model and the input
 
     def __init__(self, embed_dim: int, num_classes: int, *, dim: int = 128, steps: int = 2):
         super().__init__()
-        widths = [embed_dim] + [max(dim, embed_dim // 2 ** (i + 1)) for i in range(steps)]
+        widths = [embed_dim] + [dim] * steps
         self.stages = nn.Sequential(*(upsampling_stage(a, b) for a, b in zip(widths, widths[1:])))
         self.classifier = nn.Conv2d(widths[-1], num_classes, 1)
 

@@ -15,11 +15,14 @@ class PointSegmentationHead(nn.Module):
     """``(points [B,P,3+c], category [B]) -> [B,P,num_parts]`` logits, given the model it heads.
 
     As Point-MAE's segmentation head: the encoder's group tokens are propagated to every point by
-    inverse-distance interpolation over the ``k`` nearest group centres, concatenated with the
-    point's own channels and a global feature (max- and mean-pooled tokens, plus an embedding of
-    the object category when ``num_categories`` is set), then mapped point-wise to part logits.
-    Point-MAE concatenates the tokens of three intermediate blocks; this head uses the encoder's
-    output, so the encoder's forward is the plain one.
+    inverse-distance interpolation over the ``k`` nearest group centres, joined with the point's
+    own channels and a global feature (max- and mean-pooled tokens, plus an embedding of the
+    object category when ``num_categories`` is set), then mapped point-wise to part logits.
+    The first layer over that concatenation is computed in parts, the same function for less
+    work: tokens are projected before propagation (interpolation is linear and its weights sum
+    to 1), the global feature once per cloud. Point-MAE concatenates the tokens of three
+    intermediate blocks; this head uses the encoder's output, so the encoder's forward is the
+    plain one.
     """
 
     dense = True  # ViTEncoder.forward hands this head the model and the input
@@ -40,8 +43,10 @@ class PointSegmentationHead(nn.Module):
         self.num_categories, self.k = num_categories, k
         self.category_embed = nn.Embedding(num_categories, category_dim) if num_categories else None
         global_dim = 2 * embed_dim + (category_dim if num_categories else 0)
+        self.token_proj = nn.Linear(embed_dim, hidden_dim)  # the first layer, in three parts
+        self.point_proj = nn.Linear(in_channels, hidden_dim, bias=False)
+        self.global_proj = nn.Linear(global_dim, hidden_dim, bias=False)
         self.mlp = nn.Sequential(
-            nn.Linear(embed_dim + in_channels + global_dim, hidden_dim),
             nn.LayerNorm(hidden_dim),
             nn.GELU(),
             nn.Dropout(dropout),
@@ -64,7 +69,7 @@ class PointSegmentationHead(nn.Module):
         pooled = [features.amax(dim=1), features.mean(dim=1)]  # 2 x [B,D]
         if self.category_embed is not None:
             pooled.append(self.category_embed(category.long().reshape(-1)))  # [B,E]
-        overall = torch.cat(pooled, dim=1)  # [B,2D(+E)]
-        per_point = propagate_features(points[..., :3].contiguous(), centres, features, self.k)  # [B,P,D]
-        context = overall[:, None].expand(-1, points.shape[1], -1)
-        return self.mlp(torch.cat([per_point, points.to(per_point.dtype), context], dim=-1))  # [B,P,parts]
+        overall = self.global_proj(torch.cat(pooled, dim=1))  # [B,H]
+        per_point = propagate_features(points[..., :3].contiguous(), centres, self.token_proj(features), self.k)
+        hidden = per_point + self.point_proj(points.to(per_point.dtype)) + overall[:, None]  # [B,P,H]
+        return self.mlp(hidden)  # [B,P,parts]
