@@ -92,8 +92,11 @@ def build_dataset(
     size: str = "default",
     root: str | Path | None = None,
     **options: Any,
-) -> FolderDataset:
+) -> FolderDataset | Any:
     """The `split` ("train"/"val") of a built-in dataset, built into the cache `root` at first use.
+
+    A dataset with a `reader` (one for another task than classification) is opened by it instead of
+    as class folders, with the same options.
 
     `options` go to the modality's reader (see `folder_dataset`) and override the dataset's defaults;
     `on_error` is accepted too. `name="folder"` reads your own `root/<class>/<files>` folder instead and

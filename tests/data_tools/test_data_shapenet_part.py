@@ -81,3 +81,5 @@ def test_tiny_part_shapes_builtin(cache):
     for index in (0, len(train) - 1):
         (points, category), parts = train[index]
         assert points.shape == (512, 3) and set(parts.tolist()) == set(train.category_parts[category])
+    (points, _), parts = build_dataset("part_shapes", size="tiny", root=cache, num_points=64, normals=True)[0]
+    assert points.shape == (64, 6) and parts.shape == (64,)
