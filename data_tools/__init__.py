@@ -13,6 +13,7 @@ point `[P, 3 + c]`. Built-in datasets are built at first use into `$M2PT_CACHE` 
 
 from data_tools import builtin, layouts  # noqa: F401  (register the built-in datasets and upstream layouts)
 from data_tools.audio import AudioReader, audio_stats, fbank, load_audio, normalize, pad_or_crop, spec_augment
+from data_tools.audio_list import AudioListDataset, read_class_index
 from data_tools.cache import cache_root
 from data_tools.dataset import SampleDataset
 from data_tools.errors import DataFileError, MissingToolError
@@ -21,12 +22,16 @@ from data_tools.images import ImageReader, image_stats, load_image
 from data_tools.loader import make_loader
 from data_tools.points import PointReader, augment_points, load_points, normalize_points, resample
 from data_tools.registry import DatasetInfo, LayoutInfo, build_dataset, dataset_dir, list_datasets
+from data_tools.segmentation_folder import SegmentationFolder, load_mask
+from data_tools.shapenet_part import SHAPENET_PART_IDS, ShapeNetPartDataset
 from data_tools.video import ClipReader, available_backends, load_clip, normalize_clip, write_video
 
 MODALITIES = tuple(READERS)
 
 __all__ = [
     "MODALITIES",
+    "SHAPENET_PART_IDS",
+    "AudioListDataset",
     "AudioReader",
     "ClipReader",
     "DataFileError",
@@ -37,6 +42,8 @@ __all__ = [
     "MissingToolError",
     "PointReader",
     "SampleDataset",
+    "SegmentationFolder",
+    "ShapeNetPartDataset",
     "audio_stats",
     "augment_points",
     "available_backends",
@@ -50,12 +57,14 @@ __all__ = [
     "load_audio",
     "load_clip",
     "load_image",
+    "load_mask",
     "load_points",
     "make_loader",
     "normalize",
     "normalize_clip",
     "normalize_points",
     "pad_or_crop",
+    "read_class_index",
     "resample",
     "spec_augment",
     "write_video",

@@ -16,6 +16,7 @@ from data_tools.folder import folder_dataset
 
 Builder = Callable[[Path, str, Path], dict[str, Any]]
 Opener = Callable[..., SampleDataset]  # (root, split, **options) -> the split of the user's files
+Reader = Callable[..., Any]  # (folder, split, **options) -> Dataset, for datasets not in class folders
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ class DatasetInfo:
     `build(dest, size, cache)` writes `dest/train/<class>/...` and `dest/val/<class>/...` and returns
     reader options (e.g. normalisation statistics) saved to `dest/meta.json`; `cache` is the cache root
     (for downloaded packages). `defaults` are reader options used unless the caller or the build says
-    otherwise. A change to a build's output must bump `version`.
+    otherwise. A change to a build's output must bump `version`. `task` is the m2pt task its labels
+    are for; a dataset of another layout than class folders gives the `reader` that opens a split.
     """
 
     name: str
@@ -37,6 +39,8 @@ class DatasetInfo:
     version: int
     defaults: dict[str, Any] = field(repr=False)
     build: Builder = field(repr=False)
+    task: str = "classification"
+    reader: Reader | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -69,12 +73,14 @@ def register(
     sizes: tuple[str, ...] = ("tiny", "default"),
     version: int = 1,
     defaults: dict[str, Any] | None = None,
+    task: str = "classification",
+    reader: Reader | None = None,
 ) -> Callable[[Builder], Builder]:
     """Decorator registering a build function as the built-in dataset `name`."""
 
     def decorate(build: Builder) -> Builder:
         _REGISTRY[name] = DatasetInfo(
-            name, modality, num_classes, description, needs, sizes, version, defaults or {}, build
+            name, modality, num_classes, description, needs, sizes, version, defaults or {}, build, task, reader
         )
         return build
 
@@ -121,15 +127,17 @@ def build_dataset(
     size: str = "default",
     root: str | Path | None = None,
     **options: Any,
-) -> SampleDataset:
+) -> SampleDataset | Any:
     """The `split` ("train"/"val") of the dataset `name`.
 
     A built-in dataset is built into the cache `root` at first use; its `options` go to the modality's
-    reader (see `folder_dataset`) and override the dataset's defaults; `on_error` is accepted too.
-    `name="folder"` reads your own `root/<class>/<files>` folder instead and needs `modality=` (and takes
-    `val_fraction`, `seed`). An upstream layout (`list_datasets()`, e.g. "kinetics_list") reads your
-    copy of that dataset at `root`, with the layout's options and its modality reader's. For those two,
-    `size` is the video reader's frame size (a built-in's `size` names which build to use).
+    reader (see `folder_dataset`) and override the dataset's defaults; `on_error` is accepted too. A
+    built-in with a `reader` (one for another task than classification) is opened by it instead of as
+    class folders, with the same options. `name="folder"` reads your own `root/<class>/<files>` folder
+    instead and needs `modality=` (and takes `val_fraction`, `seed`). An upstream layout
+    (`list_datasets()`, e.g. "kinetics_list") reads your copy of that dataset at `root`, with the
+    layout's options and its modality reader's. For those two, `size` is the video reader's frame size
+    (a built-in's `size` names which build to use).
     """
     if name == "folder" or name in _LAYOUTS:
         if size != "default":  # not a built-in's size: the video reader's frame size
@@ -146,6 +154,8 @@ def build_dataset(
     info = _info(name)
     folder = dataset_dir(name, size, root)
     built = json.loads((folder / "meta.json").read_text())
+    if info.reader is not None:
+        return info.reader(folder, split, **{**info.defaults, **built, **options})
     return folder_dataset(folder, info.modality, split, **{**info.defaults, **built, **options})
 
 

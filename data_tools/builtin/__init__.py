@@ -1,5 +1,25 @@
 """The built-in datasets; importing this package registers them (one module each)."""
 
-from data_tools.builtin import kicad_parts, ktuberling, mnist, moving_digits, shapes, spoken_digits
+from data_tools.builtin import (
+    digit_mixtures,
+    digit_scenes,
+    kicad_parts,
+    ktuberling,
+    mnist,
+    moving_digits,
+    part_shapes,
+    shapes,
+    spoken_digits,
+)
 
-__all__ = ["kicad_parts", "ktuberling", "mnist", "moving_digits", "shapes", "spoken_digits"]
+__all__ = [
+    "digit_mixtures",
+    "digit_scenes",
+    "kicad_parts",
+    "ktuberling",
+    "mnist",
+    "moving_digits",
+    "part_shapes",
+    "shapes",
+    "spoken_digits",
+]

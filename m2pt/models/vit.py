@@ -114,6 +114,11 @@ class ViTEncoder(nn.Module):
         return pooled if pre_logits else self.head(pooled)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Input -> head output. A dense head (``head.dense``, the segmentation heads of
+        :mod:`m2pt.tasks`) needs the token positions and the input too: it is called as
+        ``head(model, x)`` and runs the stages itself."""
+        if getattr(self.head, "dense", False):
+            return self.head(self, x)
         return self.forward_head(self.forward_features(x))
 
     def parameter_roles(self) -> Iterator[tuple[nn.Parameter, ParameterRole]]:

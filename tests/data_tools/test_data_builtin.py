@@ -19,7 +19,11 @@ TINY = {  # name: (item shape, number of classes)
 
 def test_list_datasets_describes_every_builtin():
     infos = {info.name: info for info in list_datasets() if isinstance(info, DatasetInfo)}
-    assert set(infos) == {"mnist", "spoken_digits", "ktuberling", "shapes", "kicad_parts", "moving_digits"}
+    assert set(infos) == {"mnist", "spoken_digits", "ktuberling", "shapes", "kicad_parts", "moving_digits"} | {
+        "part_shapes",
+        "digit_scenes",
+        "digit_mixtures",
+    }
     assert {info.modality for info in infos.values()} == set(MODALITIES)
     for info in infos.values():
         assert info.num_classes >= 10 and info.description and info.needs and "tiny" in info.sizes
