@@ -13,6 +13,7 @@ from m2pt.models import build_model
 from m2pt.models.vit import ViTEncoder
 from m2pt.reparameterize import reparameterize
 from m2pt.run_dir import RunDir
+from m2pt.tasks import get_task
 
 CLASSIFIER = "classifier"
 
@@ -45,6 +46,13 @@ def classifier_metadata(
     }
 
 
+def build_saved(metadata: dict[str, Any]) -> ViTEncoder:
+    """A fresh model of the shape a saved model's metadata describes (its task's head included)."""
+    task = metadata.get("task") or {"name": "classification", "settings": {}}
+    build = build_model if task["name"] == "classification" else get_task(task["name"], **task["settings"]).build_model
+    return build(metadata["modality"], metadata["size"], num_classes=metadata["num_classes"], **metadata["settings"])
+
+
 def model_file(path: str | Path) -> Path:
     """``path`` itself, or the model file of the run folder ``path``."""
     path = Path(path)
@@ -58,9 +66,7 @@ def load_classifier(path: str | Path) -> tuple[ViTEncoder, dict[str, Any]]:
     metadata = read_metadata(path) if path.suffix == ".safetensors" else {}
     if metadata.get("kind") != CLASSIFIER:
         raise CheckpointError(f"{path} is not a classifier saved by m2pt (no classifier metadata)")
-    model = build_model(
-        metadata["modality"], metadata["size"], num_classes=metadata["num_classes"], **metadata["settings"]
-    )
+    model = build_saved(metadata)
     if metadata.get("pathway"):
         placeholder = [model.state_dict()] * metadata["pathway"]["num_aux"]  # shapes only: loaded next
         reparameterize(model, placeholder, layers=metadata["pathway"]["layers"])

@@ -18,6 +18,7 @@ from m2pt.run_dir import RunDir
 from m2pt.train.classifier import build_classifier
 from m2pt.train.config import ConfigError, FinetuneRun, dump_yaml, project
 from m2pt.train.data import build_data, check_modality
+from m2pt.train.run_task import run_task
 from workflows.arms import Arm, parse_arms
 from workflows.config import CompareConfig
 from workflows.executors import Job, execute
@@ -59,19 +60,26 @@ def check_jobs(jobs: Mapping[str, list[Job]]) -> None:
     for seeds in jobs.values():
         first = seeds[0].config
         check_modality(first.data, first.model.modality)
-        build_classifier(first, len(build_data(first.data).classes), log=lambda _: None)
+        data = build_data(first.data)
+        build_classifier(first, len(data.classes), task=run_task(first, data.train), log=lambda _: None)
 
 
 def collect(root: Path, jobs: Mapping[str, list[Job]], arms: Mapping[str, Arm], reference: str) -> Comparison:
     """The comparison of finished runs, saved in ``root`` (results.json, .md, .csv)."""
-    scores, rows = {}, []
+    scores, rows, metrics = {}, [], set()
     for name, seeds in jobs.items():
         scores[name] = {}
         for job in seeds:
-            final = job.run.summary()["final"]
-            scores[name][job.config.seed] = final["val_acc"]
-            rows.append({"arm": name, "seed": job.config.seed, **final})
-    comparison = Comparison(scores, reference=reference, roles={name: arm.role for name, arm in arms.items()})
+            summary = job.run.summary()
+            metrics.add(summary["monitor"])  # the task's primary metric, higher is better (e.g. val_acc)
+            scores[name][job.config.seed] = summary["final"][summary["monitor"]]
+            rows.append({"arm": name, "seed": job.config.seed, **summary["final"]})
+    if len(metrics) != 1:
+        raise ConfigError(
+            f"the arms of {root} were scored by different metrics {sorted(metrics)}: one task per comparison"
+        )
+    roles = {name: arm.role for name, arm in arms.items()}
+    comparison = Comparison(scores, reference=reference, metric=metrics.pop(), roles=roles)
     comparison.save(root)
     RunDir(root).write_text(RunDir(root).results(".csv").name, _csv(rows))
     return comparison

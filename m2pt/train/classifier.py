@@ -18,15 +18,18 @@ from m2pt.models.pretrained import load_pretrained
 from m2pt.models.vit import ViTEncoder
 from m2pt.parameter_roles import parameter_roles
 from m2pt.reparameterize import cross_modal_layers, reparameterize
+from m2pt.tasks import Task
 from m2pt.train.config import ConfigError, FinetuneRun
 from m2pt.train.recipes import BatchMixer
 from m2pt.vocabulary import ParameterRole
 
 
-def build_classifier(config: FinetuneRun, num_classes: int, *, log=print) -> ViTEncoder:
-    """The target model of ``config`` with ``num_classes`` outputs, ready to train."""
+def build_classifier(config: FinetuneRun, num_classes: int, *, task: Task | None = None, log=print) -> ViTEncoder:
+    """The target model of ``config`` with ``num_classes`` outputs (the head of ``task``, a linear
+    classifier without one), ready to train."""
     torch.manual_seed(config.seed)
-    model = build_model(config.model.modality, config.model.size, num_classes=num_classes, **config.model.options)
+    build = task.build_model if task is not None else build_model
+    model = build(config.model.modality, config.model.size, num_classes=num_classes, **config.model.options)
     finetune, pathway = config.finetune, config.pathway
     if finetune.start == "pretrained":
         if not finetune.init:

@@ -123,6 +123,15 @@ class FinetuneOptions:
 
 
 @dataclass
+class TaskOptions:
+    """What the model predicts (:mod:`m2pt.tasks`): ``classification``, ``multilabel``,
+    ``part_segmentation`` or ``semantic_segmentation``; by default the dataset's own task."""
+
+    name: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # the task's settings (see m2pt.tasks)
+
+
+@dataclass
 class EvaluationOptions:
     """Multi-view evaluation of a fine-tuned model, used by the ``evaluate`` stage (the per-epoch
     validation stays one view, as upstream): the views' logits are averaged per example."""
@@ -192,6 +201,7 @@ class FinetuneRun(RunConfig):
     stage: ClassVar[str] = "finetune"
     pathway: PathwayConfig = field(default_factory=PathwayConfig)
     finetune: FinetuneOptions = field(default_factory=FinetuneOptions)
+    task: TaskOptions = field(default_factory=TaskOptions)
     evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)  # what `evaluate` does by default
 
 

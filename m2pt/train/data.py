@@ -81,7 +81,7 @@ def _build_data(config: DataConfig, splits: tuple[str, str]) -> Data:
         train=_limit(train, config.train_limit),
         val=_limit(val, config.val_limit),
         classes=list(train.classes),
-        modality=train.modality,
+        modality=dataset_modality(config),
     )
 
 
@@ -160,5 +160,5 @@ def _limit(dataset: Dataset, limit: int | None) -> Dataset:
         return dataset
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(SUBSET_SEED))
     subset = Subset(dataset, order[:limit].tolist())
-    subset.classes, subset.modality = dataset.classes, dataset.modality
+    subset.classes, subset.modality = dataset.classes, getattr(dataset, "modality", None)
     return subset

@@ -287,8 +287,10 @@ def _to(batch, device: torch.device):
 
 
 def _batch_size(batch) -> int:
-    first = batch[0] if isinstance(batch, (list, tuple)) else batch
-    return len(first)
+    """The number of examples in a batch: the length of its first tensor (inputs may be a tuple)."""
+    while isinstance(batch, (list, tuple)):
+        batch = batch[0]
+    return len(batch)
 
 
 def _tuples(value):

@@ -12,6 +12,7 @@ from typing import Any
 
 from m2pt.run_dir import RunDir
 from m2pt.saved import load_classifier, model_file
+from m2pt.tasks import get_task
 from m2pt.train.classifier import evaluate_classifier
 from m2pt.train.config import ConfigError, DataConfig, EvaluateConfig, EvaluationOptions, apply_overrides, from_dict
 from m2pt.train.data import build_data, check_modality, eval_loader
@@ -21,7 +22,9 @@ from m2pt.train.evaluation import multi_view
 from m2pt.train.stages import register_stage
 
 
-@register_stage("evaluate", "top-1 accuracy and loss of a saved classifier on a dataset split", EvaluateConfig)
+@register_stage(
+    "evaluate", "the metrics of a saved model's task (top-1 and loss for a classifier) on a split", EvaluateConfig
+)
 def evaluate_stage(config: EvaluateConfig, resume: bool = False) -> dict[str, Any]:
     if not config.source:
         raise ConfigError("evaluate needs source=<run folder or classifier .safetensors>")
@@ -30,14 +33,22 @@ def evaluate_stage(config: EvaluateConfig, resume: bool = False) -> dict[str, An
     check_modality(data_config, metadata["modality"])
     split = config.split
     data = build_data(data_config, splits=("train", split))
-    views = apply_overrides(from_dict(EvaluationOptions, metadata["config"].get("evaluation", {})), config.evaluation)
-    dataset = multi_view(data.val, data_config, split, views, metadata["modality"])
     device = choose_device(config.device, World())
-    result = evaluate_classifier(model.to(device), eval_loader(dataset, data_config, device), device, views.views())
-    result |= {"split": split, "examples": len(data.val), "views": views.views(), "source": str(config.source)}
+    task = metadata.get("task") or {"name": "classification"}
+    if task["name"] == "classification":
+        views = apply_overrides(
+            from_dict(EvaluationOptions, metadata["config"].get("evaluation", {})), config.evaluation
+        )
+        dataset = multi_view(data.val, data_config, split, views, metadata["modality"])
+        result = evaluate_classifier(model.to(device), eval_loader(dataset, data_config, device), device, views.views())
+        result["views"] = views.views()
+    else:  # a task of m2pt.tasks: its own metrics, one view
+        result = get_task(task["name"], **task["settings"]).evaluate(
+            model.to(device), eval_loader(data.val, data_config, device), device
+        )
+    result |= {"split": split, "examples": len(data.val), "source": str(config.source)}
     folder = RunDir(model_file(config.source).parent)
     folder.write_json(folder.evaluation_file(split).name, result)
-    print(
-        f"{config.source}: {split} top-1 {result['acc']:.2%}, loss {result['loss']:.4f} ({result['examples']} examples)"
-    )
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float))
+    print(f"{config.source}: {split}: {shown} ({result['examples']} examples)")
     return result

@@ -1,4 +1,5 @@
-"""``finetune``: train a classifier on the target modality, plain or with the pathway.
+"""``finetune``: train a model on the target modality, plain or with the pathway, for its task
+(classification by default; :mod:`m2pt.train.run_task`).
 
 Writes ``model.safetensors`` (the final weights, re-parameterized if the run used a pathway:
 ``merge`` turns it into a plain ViT; with ``optim.ema_decay`` the EMA weights, which are also what
@@ -15,6 +16,7 @@ from m2pt.train.data import Data, build_data, check_modality, eval_loader, train
 from m2pt.train.engine import TrainingSpec, fit
 from m2pt.train.optim import parameter_groups
 from m2pt.train.recipes import batch_mixer
+from m2pt.train.run_task import run_task, task_metadata
 from m2pt.train.session import session
 from m2pt.train.stages import register_stage
 from m2pt.vocabulary import ParameterRole
@@ -24,19 +26,24 @@ from m2pt.vocabulary import ParameterRole
 def finetune(config: FinetuneRun, resume: bool = False, data: Data | None = None) -> dict[str, Any]:
     check_modality(config.data, config.model.modality)
     data = data or build_data(config.data)
-    model = build_classifier(config, len(data.classes), log=print if config.verbose else lambda _: None)
+    task = run_task(config, data.train)
+    model = build_classifier(config, len(data.classes), task=task, log=print if config.verbose else lambda _: None)
     pathway = config.pathway
     scales = {ParameterRole.LAMBDA: pathway.lambda_lr_scale, ParameterRole.AUX: pathway.aux_lr_scale}
     with session(config, resume=resume) as s:
         loader, sampler = train_loader(data.train, config.data, s.world, config.seed, s.device)
         val = eval_loader(data.val, config.data, s.device)
-        mixer = batch_mixer(config.optim, len(data.classes), config.model.modality, loader.batch_size)
+        if task is None:
+            mixer = batch_mixer(config.optim, len(data.classes), config.model.modality, loader.batch_size)
+            loss, evaluate = classification_loss(config.optim.label_smoothing, mixer), evaluate_classifier
+        else:
+            loss, evaluate = task.loss, task.evaluate
         spec = TrainingSpec(
             model,
-            loss=classification_loss(config.optim.label_smoothing, mixer),
+            loss=loss,
             param_groups=lambda m: parameter_groups(m, config.optim, scales),
-            evaluate=lambda m: {f"val_{k}": v for k, v in evaluate_classifier(m, val, s.device).items()},
-            monitor="val_acc",
+            evaluate=lambda m: {f"val_{k}": v for k, v in evaluate(m, val, s.device).items()},
+            monitor=f"val_{task.primary_metric if task else 'acc'}",
             log_extra=lambda_record if pathway.aux else None,
         )
         summary = fit(spec, config.training(), s.run, s.world, s.device, loader, sampler, resume=resume)
@@ -51,6 +58,7 @@ def finetune(config: FinetuneRun, resume: bool = False, data: Data | None = None
                 if pathway.aux
                 else None,
                 config=to_dict(config),
+                task=task_metadata(task),
                 metrics=summary["final"],
             )
             save_checkpoint(s.run.model_file, model.state_dict(), metadata)

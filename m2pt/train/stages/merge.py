@@ -11,12 +11,12 @@ outputs equal the re-parameterized model's, checks that the merged weights load 
 from typing import Any
 
 import torch
+from torch.utils.data import default_collate
 
 from m2pt.checkpoint import save_checkpoint
 from m2pt.merge import merge
-from m2pt.models import build_model
 from m2pt.run_dir import RunDir
-from m2pt.saved import load_classifier, model_file
+from m2pt.saved import build_saved, load_classifier, model_file
 from m2pt.train.config import ConfigError, DataConfig, MergeConfig, apply_overrides, from_dict
 from m2pt.train.data import build_data
 from m2pt.train.stages import register_stage
@@ -36,9 +36,7 @@ def merge_stage(config: MergeConfig, resume: bool = False) -> dict[str, Any]:
     folder = RunDir(model_file(config.source).parent)
     model.eval()
     merged = merge(model)
-    fresh = build_model(
-        metadata["modality"], metadata["size"], num_classes=metadata["num_classes"], **metadata["settings"]
-    )
+    fresh = build_saved(metadata)
     fresh.load_state_dict(merged.state_dict(), strict=True)
     x = verification_batch(metadata, config.data)
     with torch.no_grad():
@@ -52,7 +50,7 @@ def merge_stage(config: MergeConfig, resume: bool = False) -> dict[str, Any]:
         "verified": difference <= config.tolerance,
         "parameters_before": sum(p.numel() for p in model.parameters()),
         "parameters_after": sum(p.numel() for p in fresh.parameters()),
-        "batch": list(x.shape),
+        "batch": list(first_tensor(x).shape),
     }
     if not report["verified"]:
         folder.merged_file.unlink(missing_ok=True)  # an earlier merge of other weights must not stand in
@@ -66,13 +64,18 @@ def merge_stage(config: MergeConfig, resume: bool = False) -> dict[str, Any]:
     folder.write_json(RunDir.MERGE_REPORT, report)
     print(
         f"merged {report['parameters_before']:,} -> {report['parameters_after']:,} parameters; "
-        f"max |output difference| on a batch of {x.shape[0]}: {difference:.2e} (verified); wrote {report['merged']}"
+        f"max |output difference| on a batch of {len(first_tensor(x))}: {difference:.2e} (verified); wrote {report['merged']}"
     )
     return report
+
+
+def first_tensor(inputs: Any) -> torch.Tensor:
+    """The tensor of a batch's inputs, or the first of a tuple of them (e.g. points and category)."""
+    return inputs[0] if isinstance(inputs, (tuple, list)) else inputs
 
 
 def verification_batch(metadata: dict[str, Any], data_overrides: dict[str, Any], size: int = 32) -> torch.Tensor:
     """A batch from the evaluation split of the data the model was trained on."""
     saved = from_dict(DataConfig, metadata["config"]["data"])
     data = build_data(apply_overrides(saved, data_overrides | {"val_limit": size}))
-    return torch.stack([data.val[i][0] for i in range(min(size, len(data.val)))])
+    return default_collate([data.val[i] for i in range(min(size, len(data.val)))])[0]

@@ -1,0 +1,51 @@
+"""The task of a fine-tuning run (:mod:`m2pt.tasks`): what its model predicts, its loss and its metrics.
+
+Classification keeps the trainer's own recipe (timm's Mixup and CutMix, multi-view evaluation:
+:mod:`m2pt.train.classifier`); every other task trains with its own loss and is evaluated by its
+own metrics. A task setting that the dataset carries as an attribute of the same name (e.g.
+``category_parts`` of a part-segmentation set) is taken from the dataset unless the config gives it.
+"""
+
+import dataclasses
+from typing import Any
+
+from torch.utils.data import Dataset, Subset
+
+import data_tools
+from m2pt.tasks import TASKS, Task, get_task
+from m2pt.train.config import ConfigError, FinetuneRun
+
+CLASSIFICATION = "classification"
+
+
+def task_name(config: FinetuneRun) -> str:
+    """The configured task, or the built-in dataset's own, or classification."""
+    if config.task.name:
+        return config.task.name
+    known = {info.name: getattr(info, "task", CLASSIFICATION) for info in data_tools.list_datasets()}
+    return known.get(config.data.dataset, CLASSIFICATION)
+
+
+def run_task(config: FinetuneRun, train: Dataset) -> Task | None:
+    """The task of ``config`` with its settings (None for classification, the trainer's own path)."""
+    name = task_name(config)
+    if name == CLASSIFICATION:
+        if config.task.options:
+            raise ConfigError("task.options: classification takes its settings from optim (label_smoothing, mixup)")
+        return None
+    if config.optim.mixup or config.optim.cutmix:
+        raise ConfigError(f"optim.mixup / optim.cutmix are for classification, not {name}: set them to 0")
+    if name not in TASKS:
+        raise ConfigError(f"task.name: unknown task {name!r}; choose from {sorted(TASKS)}")
+    cls = TASKS[name]
+    source = train.dataset if isinstance(train, Subset) else train  # a limited split: the whole one's attributes
+    from_data = {f.name: getattr(source, f.name) for f in dataclasses.fields(cls) if hasattr(source, f.name)}
+    try:
+        return get_task(name, **(from_data | config.task.options))
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"task.options: {error}") from None
+
+
+def task_metadata(task: Task | None) -> dict[str, Any]:
+    """What the saved model's metadata says of its task (rebuilt by :func:`m2pt.saved.load_classifier`)."""
+    return {"name": task.name, "settings": task.settings()} if task else {"name": CLASSIFICATION, "settings": {}}
