@@ -57,6 +57,7 @@ class LayoutInfo:
     layout: str
     options: str
     open: Opener = field(repr=False)
+    task: str = "classification"  # what its labels are for (m2pt.tasks)
 
 
 _REGISTRY: dict[str, DatasetInfo] = {}
@@ -88,14 +89,14 @@ def register(
 
 
 def register_layout(
-    name: str, *, modality: str, description: str, layout: str, options: str
+    name: str, *, modality: str, description: str, layout: str, options: str, task: str = "classification"
 ) -> Callable[[Opener], Opener]:
     """Decorator registering `open(root, split, **options)` as the reader of an upstream layout `name`."""
 
     def decorate(open_: Opener) -> Opener:
         if name in _REGISTRY or name == "folder":
             raise ValueError(f"dataset name {name!r} is taken")
-        _LAYOUTS[name] = LayoutInfo(name, modality, description, layout, options, open_)
+        _LAYOUTS[name] = LayoutInfo(name, modality, description, layout, options, open_, task)
         return open_
 
     return decorate
