@@ -8,8 +8,9 @@ leaving it as the last expression of a cell.
 
 Every widget is made once, in the constructor, and later only changes its values: a browser
 reload with the kernel alive then finds every model it displays (JupyterLab restores widgets from
-the kernel). Runs started by *Launch* train in a background thread; their printed log and progress
-bars are captured into the launcher's log area, not into whichever cell ran last.
+the kernel). Runs started by *Launch* train in a background thread, whose printed output JupyterLab
+shows nowhere (it is routed by the message that started it, the click); so the launcher shows a
+run's progress and its per-epoch log from the records the run writes, set from the kernel side.
 """
 
 import html
@@ -62,7 +63,7 @@ class RunLauncher:
         self.status = widgets.HTML("choose, then launch")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="epochs")
         self.progress_text = widgets.HTML()
-        self.log = widgets.Output(layout=widgets.Layout(max_height="16em", overflow="auto"))
+        self.log = widgets.Output(layout=widgets.Layout(max_height="16em", overflow="auto"))  # one line an epoch
         self.plot = widgets.Output()
         self.button.on_click(lambda _: self.launch())
         self.widget = widgets.VBox(
@@ -80,6 +81,7 @@ class RunLauncher:
         self.watched_epochs = 1  # the epochs that run trains for
         self.result: Path | None = None  # the last finished fine-tuning run
         self._finished: list[Callable[[Path], None]] = []
+        self._logged: dict[Path, int] = {}  # epochs of each watched run written to the log
         self._worker: threading.Thread | None = None
 
     def _repr_mimebundle_(self, **kwargs):
@@ -121,29 +123,24 @@ class RunLauncher:
         self._worker.start()
 
     def run(self) -> Path:
-        """Pretrain the encoders needed, fine-tune, and return the fine-tuning run folder. What the
-        stages print (log lines, progress bars) goes to the log area; a failure shows there too."""
+        """Pretrain the encoders needed, fine-tune, and return the fine-tuning run folder; a failure
+        is shown in the status line, its traceback in the log area."""
         self.button.disabled = True
-        self.log.outputs = ()
+        self.log.outputs, self._logged = (), {}
         done = threading.Event()
         watcher = threading.Thread(target=self._watch, args=(done,), daemon=True)
         watcher.start()
-        failure: Exception | None = None
         try:
-            with self.log:  # in a kernel: output of this thread goes to the log area
-                try:
-                    summary = self._train()
-                except Exception as error:
-                    failure = error
-                    traceback.print_exc()
+            summary = self._train()
+        except Exception as error:
+            self.status.value = f"<b>failed</b>: {html.escape(f'{type(error).__name__}: {error}')}"
+            self.log.append_stderr(traceback.format_exc())
+            raise
         finally:
             done.set()
             watcher.join()
             self.refresh()
             self.button.disabled = False
-        if failure is not None:
-            self.status.value = f"<b>failed</b>: {html.escape(f'{type(failure).__name__}: {failure}')}"
-            raise failure
         final = summary["final"]
         self.status.value = (
             f"done: {self.result} — val accuracy {final['val_acc']:.1%}, val loss {final['val_loss']:.3f}"
@@ -162,6 +159,7 @@ class RunLauncher:
             self.watched, self.watched_epochs = run_path(encoder), encoder.epochs
             self.status.value = f"pretraining the {modality} encoder (reused once it exists) …"
             pretrained_encoder(modality, self.output_dir, small=self.small)
+            self.refresh()  # its last epochs, before the next run is watched
         self.watched, self.watched_epochs = run_path(config), config.epochs
         self.status.value = f"fine-tuning {config.name} …"
         summary = run_stage("finetune", config)
@@ -175,10 +173,17 @@ class RunLauncher:
             pass
 
     def refresh(self) -> None:
-        """Re-plot the watched run's curves and progress from what it has logged so far."""
+        """Re-plot the watched run's curves and progress, and log its new epochs, from what it has logged."""
         if self.watched is None:
             return
         train, evaluations = metric_records(self.watched)
+        for record in evaluations[self._logged.get(self.watched, 0) :]:
+            metrics = "".join(f", {k} {v:.4f}" for k, v in record.items()
+                              if k not in ("step", "epoch") and isinstance(v, float))  # fmt: skip
+            self.log.append_stdout(
+                f"{self.watched.name}: epoch {record['epoch']}/{self.watched_epochs} (step {record['step']}){metrics}\n"
+            )
+        self._logged[self.watched] = len(evaluations)
         epochs = max((r["epoch"] for r in evaluations), default=0)
         self.progress.max, self.progress.value = self.watched_epochs, epochs
         loss = f", train loss {train[-1]['loss']:.3f}" if train else ""

@@ -49,6 +49,9 @@ def test_launch_trains_and_plots_the_run(launcher, tmp_path):
     assert len(curves["train loss"].x) == 10 and list(curves["val accuracy"].x) == [5, 10]
     assert (launcher.progress.value, launcher.progress.max) == (2, 2)
     assert launcher.progress_text.value.startswith("image_audio_from_scratch_1: epoch 2/2 done, step 10")
+    log = "".join(output["text"] for output in launcher.log.outputs)
+    assert log.startswith("audio: epoch 1/2 (step ")  # the reused encoder's pretraining, then the run
+    assert "image_audio_from_scratch_1: epoch 1/2 (step 5), val_acc " in log and log.count("\n") == 4
     assert launcher.config().name == "image_audio_from_scratch_2"
 
 
@@ -56,6 +59,7 @@ def test_a_bad_choice_is_reported_and_the_button_comes_back(launcher):
     launcher.layers.value = ()
     launcher.button.click()  # ipywidgets logs the callback's exception
     assert "at least one layer" in launcher.status.value and "failed" in launcher.status.value
+    assert "ValueError: choose at least one layer" in launcher.log.outputs[-1]["text"]  # the traceback
     assert not launcher.button.disabled and launcher.result is None
 
 
