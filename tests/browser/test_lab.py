@@ -17,6 +17,10 @@ from tests.browser.conftest import ARTEFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+# The one console error left: importing open3d imports dash, which opens a "dash" comm to its lab
+# extension; that extension is not built into JupyterLab (the set-up removes its unbuilt source), so
+# the page logs this once per kernel. Harmless: the comm is closed and nothing uses it.
+KNOWN_CONSOLE_ERRORS = {"error: Exception opening new comm"}
 RUN_SECONDS = 240  # all cells of a notebook at small size, on a shared CI core
 
 
@@ -84,6 +88,11 @@ def expect_widgets_rendered(page: Page) -> None:
     expect(figures.nth(1).locator(".heatmaplayer image")).to_have_count(1)
 
 
+def expect_no_console_errors(page: Page) -> None:
+    errors = [m for m in page.console_messages if m.startswith("error") and m not in KNOWN_CONSOLE_ERRORS]
+    assert not errors, f"the page logged errors: {errors}"
+
+
 def screenshot_widgets(page: Page, moment: str) -> None:
     page.locator(".widget-vbox", has=page.get_by_role("button", name="Launch", exact=True)).first.screenshot(
         path=ARTEFACTS / f"07_widgets-{moment}-launcher.png"
@@ -106,6 +115,7 @@ def test_quickstart_runs_in_lab(lab, page, tmp_path):
     texts = "\n".join(output_texts(save(page, path)))
     assert "WebVisualizer" not in texts and "Open3D INFO" not in texts
     assert texts.count("max |output difference|") == 1 and "verified" in texts  # the merge summary, once
+    expect_no_console_errors(page)
 
 
 def test_widgets_launch_and_survive_a_reload(lab, page, tmp_path):
@@ -136,3 +146,4 @@ def test_widgets_launch_and_survive_a_reload(lab, page, tmp_path):
     expect(progress_bar).to_have_attribute("style", re.compile(r"width: 100%"))
     expect(log).to_have_count(1)
     screenshot_widgets(page, "reloaded")
+    expect_no_console_errors(page)
