@@ -57,11 +57,10 @@ def _free_port() -> int:
 
 def _lab_command(port: int, root_dir: Path) -> list[str]:
     flags = ["--ServerApp.ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={TOKEN}",
-             f"--ServerApp.root_dir={root_dir}", "--ServerApp.port_retries=0"]  # fmt: skip
+             f"--ServerApp.root_dir={root_dir}", "--ServerApp.port_retries=0", "--no-browser"]  # fmt: skip
     if Path(sys.prefix).resolve() == (ROOT / ".venv").resolve():
         return ["bash", str(ROOT / "workbench.sh"), "lab", *flags]
-    extra = ["--no-browser", *(["--allow-root"] if os.geteuid() == 0 else [])]
-    return [sys.executable, "-m", "jupyterlab", *extra, *flags]
+    return [sys.executable, "-m", "jupyterlab", *(["--allow-root"] if os.geteuid() == 0 else []), *flags]
 
 
 class Lab:
