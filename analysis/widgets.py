@@ -9,10 +9,12 @@ leaving it as the last expression of a cell.
 Every widget is made once, in the constructor, and later only changes its values: a browser
 reload with the kernel alive then finds every model it displays (JupyterLab restores widgets from
 the kernel). Runs started by *Launch* train in a background thread, whose printed output JupyterLab
-shows nowhere (it is routed by the message that started it, the click); so the launcher shows a
-run's progress and its per-epoch log from the records the run writes, set from the kernel side.
+shows nowhere (it is routed by the message that started it, the click, and kept off other cells);
+so the launcher shows a run's progress and its per-epoch log from the records the run writes, set
+from the kernel side.
 """
 
+import contextvars
 import html
 import threading
 import traceback
@@ -119,7 +121,10 @@ class RunLauncher:
         if not self.background:
             self.run()
             return
-        self._worker = threading.Thread(target=self._run_in_background, daemon=True)
+        # The thread runs in a copy of this callback's context: the kernel then routes what the run prints
+        # by the click (JupyterLab shows it nowhere), not into whichever cell runs next.
+        context = contextvars.copy_context()
+        self._worker = threading.Thread(target=context.run, args=(self._run_in_background,), daemon=True)
         self._worker.start()
 
     def run(self) -> Path:
