@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 # extension; that extension is not built into JupyterLab (the set-up removes its unbuilt source), so
 # the page logs this once per kernel. Harmless: the comm is closed and nothing uses it.
 KNOWN_CONSOLE_ERRORS = {"error: Exception opening new comm"}
-RUN_SECONDS = 240  # all cells of a notebook at small size, on a shared CI core
+RUN_SECONDS = 240
+EPOCHS = 30  # of the run launched with the button  # all cells of a notebook at small size, on a shared CI core
 
 
 expect.set_options(timeout=30_000)
@@ -128,15 +129,24 @@ def test_widgets_launch_and_survive_a_reload(lab, page, tmp_path):
     expect(status).to_contain_text("image_audio_from_scratch_1")
 
     page.locator(".widget-dropdown", has_text="auxiliary").locator("select").select_option(label="random")
+    epochs = page.locator(".widget-text", has_text="epochs").locator("input")
+    epochs.fill(str(EPOCHS))  # long enough to run a cell while it trains
+    epochs.press("Enter")
     page.get_by_role("button", name="Launch", exact=True).click()
+    viewer_cell = page.locator(".jp-CodeCell", has_text="PathwayViewer(run")
+    viewer_cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Control+Enter")  # run the viewer's cell again while the launched run trains
     expect(status).to_contain_text("image_random_from_scratch_1", timeout=RUN_SECONDS * 1000)
     assert (tmp_path / "runs" / "image_random_from_scratch_1" / "summary.json").is_file()
     picker = page.locator(".widget-dropdown", has_text="run").locator("select")
     expect(picker).to_have_value("image_random_from_scratch_1")  # the viewer follows the launched run
-    expect(page.locator(".widget-html", has_text="epoch 2/2 done")).to_have_count(1)  # the launcher's progress
+    expect(page.locator(".widget-html", has_text=f"epoch {EPOCHS}/{EPOCHS} done")).to_have_count(1)  # progress
     expect(progress_bar).to_have_attribute("style", re.compile(r"width: 100%"))
-    log = page.locator(".widget-output", has_text="image_random_from_scratch_1: epoch 2/2 (step 10)")
+    log = page.locator(
+        ".widget-output", has_text=re.compile(rf"image_random_from_scratch_1: epoch {EPOCHS}/{EPOCHS} \(step")
+    )
     expect(log).to_have_count(1)  # the run's log, in the launcher
+    expect(viewer_cell.locator(".jp-Cell-outputArea")).not_to_contain_text("train loss")  # no stray output
     screenshot_widgets(page, "launched")
 
     save(page, path)
