@@ -222,7 +222,7 @@ class PathwayViewer:
         source = Path(source)
         self.folder = source.parent if _has_lambdas(source) else source
         self.aux = aux
-        self.picker = widgets.Dropdown(description="run")
+        self.picker = widgets.Dropdown(description="run", layout=widgets.Layout(width="32em"))
         self.slider = widgets.IntSlider(min=0, max=0, description="logged step", continuous_update=False)
         self.note = widgets.HTML()
         self.plot = widgets.Output()
