@@ -84,6 +84,7 @@ class RunLauncher:
         self.result: Path | None = None  # the last finished fine-tuning run
         self._finished: list[Callable[[Path], None]] = []
         self._logged: dict[Path, int] = {}  # epochs of each watched run written to the log
+        self._refreshing = threading.Lock()  # the watcher and the run both refresh
         self._worker: threading.Thread | None = None
 
     def _repr_mimebundle_(self, **kwargs):
@@ -181,22 +182,26 @@ class RunLauncher:
         """Re-plot the watched run's curves and progress, and log its new epochs, from what it has logged."""
         if self.watched is None:
             return
-        train, evaluations = metric_records(self.watched)
-        for record in evaluations[self._logged.get(self.watched, 0) :]:
+        with self._refreshing:
+            self._refresh(self.watched)
+
+    def _refresh(self, watched: Path) -> None:
+        train, evaluations = metric_records(watched)
+        for record in evaluations[self._logged.get(watched, 0) :]:
             metrics = "".join(f", {k} {v:.4f}" for k, v in record.items()
                               if k not in ("step", "epoch") and isinstance(v, float))  # fmt: skip
             self.log.append_stdout(
-                f"{self.watched.name}: epoch {record['epoch']}/{self.watched_epochs} (step {record['step']}){metrics}\n"
+                f"{watched.name}: epoch {record['epoch']}/{self.watched_epochs} (step {record['step']}){metrics}\n"
             )
-        self._logged[self.watched] = len(evaluations)
+        self._logged[watched] = len(evaluations)
         epochs = max((r["epoch"] for r in evaluations), default=0)
         self.progress.max, self.progress.value = self.watched_epochs, epochs
         loss = f", train loss {train[-1]['loss']:.3f}" if train else ""
         step = train[-1]["step"] if train else 0
         self.progress_text.value = html.escape(
-            f"{self.watched.name}: epoch {epochs}/{self.watched_epochs} done, step {step}{loss}"
+            f"{watched.name}: epoch {epochs}/{self.watched_epochs} done, step {step}{loss}"
         )
-        self.figure = curves_figure(self.watched, title=f"{self.watched.name}: {len(train)} steps logged")
+        self.figure = curves_figure(watched, title=f"{watched.name}: {len(train)} steps logged")
         render(self.plot, self.figure)
 
     def _watch(self, done: threading.Event) -> None:
