@@ -6,17 +6,17 @@
 #   bash workbench.sh test    # the whole test suite
 #   bash workbench.sh setup   # apt packages, .venv/, pinned Python packages, compatibility step
 #   bash workbench.sh bench   # the benchmarks in benchmarks/
-#   bash workbench.sh lab     # JupyterLab on notebooks/
+#   bash workbench.sh lab     # JupyterLab on notebooks/ (remote use: notebooks/README.md)
 #
 # Environment: PYTHON (interpreter for the venv, default python3.11 else python3),
-# WORKBENCH_CHROME=1 also installs Chromium (PNG export of figures).
+# WORKBENCH_CHROME=1 also installs Chromium (PNG export of figures; `test` always does: browser test).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
 VENV=$ROOT/.venv
 PY=$VENV/bin/python
 APT_PACKAGES=(libusb-1.0-0 espeak-ng flite g++ ffmpeg)  # open3d; spoken digits; point-op kernels; torchcodec
-[[ "${WORKBENCH_CHROME:-0}" == 1 ]] && APT_PACKAGES+=(chromium)
+[[ "${WORKBENCH_CHROME:-0}" == 1 || "${1:-}" == test ]] && APT_PACKAGES+=(chromium)  # kaleido; tests/browser
 
 log() { printf '\033[1m[workbench]\033[0m %s\n' "$*" >&2; }
 
@@ -50,7 +50,22 @@ setup_venv() {
     echo "$want" >"$stamp"
 }
 
-setup() { setup_apt; setup_venv; }
+# dash (an open3d dependency) drops a source lab extension into the venv that JupyterLab would have
+# to rebuild (node.js): every page load then shows a blocking "Build Recommended" dialog. The
+# workbench never uses dash in JupyterLab, so the extension is removed (after every pip install).
+setup_lab() { rm -f "$VENV/share/jupyter/lab/extensions/dash-jupyterlab.tgz"; }
+
+setup() { setup_apt; setup_venv; setup_lab; }
+
+# JupyterLab on notebooks/. It prints the URL with its token. As root (containers, cloud machines)
+# Jupyter refuses to start without --allow-root; with no display it opens no browser.
+lab() {
+    local args=(--ServerApp.root_dir="$ROOT/notebooks")
+    [[ $(id -u) -eq 0 ]] && args+=(--allow-root)
+    [[ $(uname) == Linux && -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]] && args+=(--no-browser)
+    log "JupyterLab: open the URL printed below (remote machine: see notebooks/README.md); Ctrl-C stops it"
+    exec "$VENV/bin/jupyter" lab "${args[@]}" "$@"
+}
 
 cmd=${1:-help}; shift || true
 case "$cmd" in
@@ -58,6 +73,6 @@ case "$cmd" in
     main)  setup; exec "$PY" -m workflows experiment --config configs/main.yaml "$@" ;;
     test)  setup; exec "$PY" -m pytest -n "${WORKBENCH_TEST_WORKERS:-2}" "$@" ;;
     bench) setup; for b in benchmarks/*.py; do log "$b"; "$PY" "$b" "$@"; done ;;
-    lab)   setup; exec "$VENV/bin/jupyter" lab --notebook-dir=notebooks "$@" ;;
+    lab)   setup; lab "$@" ;;
     *)     sed -n '2,14p' "$0"; [[ $cmd == help ]] ;;
 esac

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
-import open3d as o3d
 import torch
 from torch import Tensor
 
 from data_tools.errors import DataFileError, check_file, reading
+from data_tools.open3d_quiet import o3d
 from data_tools.vrml import read_vrml_mesh
 
 CLOUD_EXTENSIONS = (".ply", ".pcd", ".xyz", ".xyzn", ".xyzrgb", ".pts")

@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 
 import numpy as np
-import open3d as o3d
 
 from data_tools.errors import DataFileError, check_file, reading
+from data_tools.open3d_quiet import o3d
 
 _FACE_SET = re.compile(r"\bIndexedFaceSet\b")
 _POINTS = re.compile(r"\bcoord\s+(?:DEF\s+\S+\s+)?Coordinate\s*\{\s*point\s*\[([^\]]*)\]")

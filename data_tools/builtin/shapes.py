@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import open3d as o3d
 from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
+from data_tools.open3d_quiet import o3d
 from data_tools.points import sample_mesh
 from data_tools.registry import register
 

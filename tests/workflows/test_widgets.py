@@ -47,6 +47,11 @@ def test_launch_trains_and_plots_the_run(launcher, tmp_path):
     assert launcher.status.value.startswith("done") and not launcher.button.disabled
     curves = {trace.name: trace for trace in launcher.figure.data}
     assert len(curves["train loss"].x) == 10 and list(curves["val accuracy"].x) == [5, 10]
+    assert (launcher.progress.value, launcher.progress.max) == (2, 2)
+    assert launcher.progress_text.value.startswith("image_audio_from_scratch_tune_1: epoch 2/2 done, step 10")
+    log = "".join(output["text"] for output in launcher.log.outputs)
+    assert log.startswith("audio: epoch 1/2 (step ")  # the reused encoder's pretraining, then the run
+    assert "image_audio_from_scratch_tune_1: epoch 1/2 (step 5), val_acc " in log and log.count("\n") == 4
     assert launcher.config().name == "image_audio_from_scratch_tune_2"
 
 
@@ -54,6 +59,7 @@ def test_a_bad_choice_is_reported_and_the_button_comes_back(launcher):
     launcher.layers.value = ()
     launcher.button.click()  # ipywidgets logs the callback's exception
     assert "at least one layer" in launcher.status.value and "failed" in launcher.status.value
+    assert "ValueError: choose at least one layer" in launcher.log.outputs[-1]["text"]  # the traceback
     assert not launcher.button.disabled and launcher.result is None
 
 
@@ -82,10 +88,41 @@ def test_viewer_slider_shows_lambda_at_that_step(m2pt_run):
     history = viewer.history
     assert viewer.slider.value == viewer.slider.max == len(history.steps) - 1
     viewer.slider.value = 3
-    assert viewer.figure.layout.title.text.startswith(f"λ per layer at step {history.steps[3]} ")
+    assert viewer.figure.layout.title.text.startswith(f"seed0: λ per layer at step {history.steps[3]} ")
     np.testing.assert_allclose(np.array(viewer.figure.data[0].z, dtype=float), layer_grid(history.at(3))[0])
     bound = np.abs(history.values).max()
     assert (viewer.figure.data[0].zmin, viewer.figure.data[0].zmax) == pytest.approx((-bound, bound))
+
+
+def test_viewer_picks_among_the_runs_of_a_folder(experiment_run, m2pt_run):
+    viewer = PathwayViewer(experiment_run)  # a folder: the λ-logging runs under it, by name
+    names = [name for name, _ in viewer.picker.options]
+    assert "from_scratch_tune/m2pt/seed0" in names and "from_scratch_tune/random/seed1" in names
+    assert not any(name.startswith(("aux", "from_scratch_tune/baseline")) for name in names)  # no λ log there
+    viewer.slider.value = 1
+    viewer.picker.value = str(m2pt_run)
+    assert viewer.run == m2pt_run and viewer.slider.value == viewer.slider.max == len(viewer.history.steps) - 1
+    assert viewer.figure.layout.title.text.startswith("seed0: λ per layer at step ")
+
+
+def test_viewer_without_runs_names_the_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        PathwayViewer(tmp_path)
+
+
+def test_viewer_follows_the_launched_runs(launcher, tmp_path):
+    first = launcher.run()
+    viewer = PathwayViewer(first, launcher=launcher)
+    launcher.lambda_init.value, launcher.epochs.value = 1e-2, 1
+    launcher.button.click()
+    second = tmp_path / "image_audio_from_scratch_2"
+    assert viewer.run == second and viewer.picker.value == str(second)
+    assert [name for name, _ in viewer.picker.options] == [first.name, second.name]
+    assert list(viewer.history.steps) == [0, 1, 2, 3, 4, 5] and viewer.slider.value == viewer.slider.max == 5
+    assert viewer.figure.layout.title.text.startswith("image_audio_from_scratch_2: ")
+    launcher.aux.value = "none"
+    launcher.button.click()
+    assert "image_none_from_scratch_tune_1 has no pathway" in viewer.note.value and viewer.run == second
 
 
 def test_render_replaces_the_output(monkeypatch):
