@@ -115,11 +115,11 @@ def test_viewer_follows_the_launched_runs(launcher, tmp_path):
     viewer = PathwayViewer(first, launcher=launcher)
     launcher.lambda_init.value, launcher.epochs.value = 1e-2, 1
     launcher.button.click()
-    second = tmp_path / "image_audio_from_scratch_2"
+    second = tmp_path / "image_audio_from_scratch_tune_2"
     assert viewer.run == second and viewer.picker.value == str(second)
     assert [name for name, _ in viewer.picker.options] == [first.name, second.name]
     assert list(viewer.history.steps) == [0, 1, 2, 3, 4, 5] and viewer.slider.value == viewer.slider.max == 5
-    assert viewer.figure.layout.title.text.startswith("image_audio_from_scratch_2: ")
+    assert viewer.figure.layout.title.text.startswith("image_audio_from_scratch_tune_2: ")
     launcher.aux.value = "none"
     launcher.button.click()
     assert "image_none_from_scratch_tune_1 has no pathway" in viewer.note.value and viewer.run == second
