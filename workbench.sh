@@ -60,7 +60,8 @@ setup() { setup_apt; setup_venv; setup_lab; }
 # JupyterLab on notebooks/. It prints the URL with its token. As root (containers, cloud machines)
 # Jupyter refuses to start without --allow-root; with no display it opens no browser.
 lab() {
-    local args=(--ServerApp.root_dir="$ROOT/notebooks")
+    local args=()
+    [[ " $* " == *" --ServerApp.root_dir="* || " $* " == *" --notebook-dir="* ]] || args+=(--ServerApp.root_dir="$ROOT/notebooks")
     [[ $(id -u) -eq 0 ]] && args+=(--allow-root)
     [[ $(uname) == Linux && -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]] && args+=(--no-browser)
     log "JupyterLab: open the URL printed below (remote machine: see notebooks/README.md); Ctrl-C stops it"
