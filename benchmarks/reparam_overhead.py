@@ -250,8 +250,7 @@ def report_size(name: str, size: dict, device: str, steps: int, windows: int, wa
         line = f"    {v:<24}{memory[v]:>9.1f} {memory[v] / memory['plain']:>7.3f}x"
         if variant.budget_copies:
             budget = memory["plain"] + variant.budget_copies * aux_mib
-            verdict = "within" if memory[v] <= budget + 1e-6 else f"over by {memory[v] - budget:.1f} MiB"
-            line += f"   budget plain + {variant.budget_copies} W' = {budget:.1f}: {verdict}"
+            line += f"   budget plain + {variant.budget_copies} W' = {budget:.1f}, peak - budget {(memory[v] - budget) * 1024:+.0f} KiB"
         print(line)
 
     times, diff = inference(size, device, 3 * steps, windows)
