@@ -9,6 +9,13 @@ scalar ``λ_k``::
 After training, :meth:`CrossModalLinear.fuse` folds the sum into one plain ``nn.Linear``, so
 the deployed model costs nothing extra.
 
+Training runs through one autograd function, :class:`PathwayLinear`, at the cost of the plain
+linear plus a few passes over the weight: the forward forms the summed weight once and lets it
+go after the matmul; the backward forms it again (cheap next to the matmul) for the input's
+gradient, computes the summed weight's gradient ``g_W`` once, and derives from it
+``g_W'k = λ_k g_W`` and ``g_λk = <g_W, W'_k>`` without full-size temporaries. Frozen auxiliary
+weights and frozen λ cost no gradient work.
+
 The auxiliary biases are not used. The pathway re-parameterizes weights only, as the method
 defines it; the target's bias is the layer's bias before and after merging. (An auxiliary bias
 is a per-channel offset of another modality's features: a constant shift of this layer's
@@ -20,6 +27,75 @@ from collections.abc import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+
+def summed_weight(weight: Tensor, lambdas: Tensor, aux_weights: Sequence[Tensor]) -> Tensor:
+    """``W + Σ_k λ_k W'_k`` (``[out, in]``) in one new tensor, one pass per auxiliary weight."""
+    merged = torch.addcmul(weight, lambdas[0], aux_weights[0])
+    for k in range(1, len(aux_weights)):
+        merged.addcmul_(lambdas[k], aux_weights[k])
+    return merged
+
+
+def compute_dtype(x: Tensor, weight: Tensor) -> torch.dtype:
+    """The dtype ``F.linear(x, weight)`` computes in: the autocast dtype where autocast is on
+    for ``x``'s device (float64 is never cast), else the weight's own."""
+    device = x.device.type
+    if torch.is_autocast_enabled(device) and weight.dtype != torch.float64:
+        return torch.get_autocast_dtype(device)
+    return weight.dtype
+
+
+class PathwayLinear(torch.autograd.Function):
+    """``y = x (W + Σ_k λ_k W'_k)^T + b`` with its backward written out (see the module doc).
+
+    Inputs: ``x [..., in]``, ``weight [out, in]``, ``bias [out]`` or None, ``lambdas [K]``, then
+    the K auxiliary weights ``[out, in]``. Saved for backward: ``x`` (in the compute dtype, as
+    ``F.linear`` saves it), ``W``, ``λ`` and the ``W'_k``: no tensor of the summed weight.
+    Under autocast it computes as ``F.linear`` would: the weight is summed in its own dtype,
+    then the matmul runs in the autocast dtype.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, lambdas: Tensor, *aux_weights: Tensor) -> Tensor:
+        dtype = compute_dtype(x, weight)
+        with torch.autocast(x.device.type, enabled=False):
+            x_in = x.to(dtype)
+            merged = summed_weight(weight, lambdas, aux_weights).to(dtype)
+            y = F.linear(x_in, merged, None if bias is None else bias.to(dtype))
+        ctx.save_for_backward(x_in, weight, lambdas, *aux_weights)
+        ctx.x_dtype = x.dtype
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
+        x, weight, lambdas, *aux_weights = ctx.saved_tensors
+        needs_x, needs_weight, needs_bias, needs_lambdas, *needs_aux = ctx.needs_input_grad
+        grad_x = grad_weight = grad_bias = grad_lambdas = None
+        grad_aux: list[Tensor | None] = [None] * len(aux_weights)
+        with torch.autocast(grad.device.type, enabled=False):
+            grad_2d = grad.reshape(-1, grad.shape[-1])  # [N, out]
+            scratch = None
+            if needs_x:
+                scratch = summed_weight(weight, lambdas, aux_weights)  # formed again, [out, in]
+                grad_x = (grad @ scratch.to(x.dtype)).to(ctx.x_dtype)
+            if needs_bias:
+                grad_bias = grad_2d.sum(0).to(weight.dtype)
+            if needs_weight or needs_lambdas or any(needs_aux):
+                # g_W [out, in] into the summed weight's memory, which has served its purpose
+                reuse = scratch if scratch is not None and scratch.dtype == x.dtype else None
+                grad_merged = torch.mm(grad_2d.T, x.reshape(-1, x.shape[-1]), out=reuse).to(weight.dtype)
+                if needs_lambdas:
+                    flat = grad_merged.view(-1)
+                    grad_lambdas = torch.stack([torch.dot(flat, aux.view(-1)) for aux in aux_weights])
+                for k, needs in enumerate(needs_aux):
+                    if needs:
+                        grad_aux[k] = torch.mul(grad_merged, lambdas[k])
+                if needs_weight:
+                    grad_weight = grad_merged
+        return grad_x, grad_weight, grad_bias, grad_lambdas, *grad_aux
 
 from m2pt.vocabulary import ParameterRole
 
@@ -64,10 +140,7 @@ class CrossModalLinear(nn.Module):
 
     def merged_weight(self) -> Tensor:
         """``W + Σ_k λ_k W'_k`` as one ``[out, in]`` tensor (differentiable in every term)."""
-        weight = self.weight
-        for lam, aux in zip(self.lambdas, self.aux_weights):
-            weight = torch.addcmul(weight, lam, aux)
-        return weight
+        return summed_weight(self.weight, self.lambdas, list(self.aux_weights))
 
     @torch.no_grad()
     def contributions(self) -> Tensor:
@@ -77,7 +150,7 @@ class CrossModalLinear(nn.Module):
         return self.lambdas.detach().float().abs() * aux_norms / self.weight.float().norm()
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.merged_weight(), self.bias)
+        return PathwayLinear.apply(x, self.weight, self.bias, self.lambdas, *self.aux_weights)
 
     @torch.no_grad()
     def fuse(self) -> nn.Linear:
