@@ -74,3 +74,9 @@ def test_a_comparison_is_scored_by_the_tasks_metric(tmp_path):
 def test_bad_task_settings_fail_before_training(tmp_path, override, message, capsys):
     assert cli(["finetune", f"output_dir={tmp_path}", "name=bad", *COMMON, *TASKS["part_segmentation"], override]) == 2
     assert message in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_a_tasks_own_sampler_is_refused_rather_than_ignored(tmp_path, capsys):
+    overrides = [*COMMON, *TASKS["multilabel"], "task.options={balanced_sampling: true}"]
+    assert cli(["finetune", f"output_dir={tmp_path}", "name=s", *overrides]) == 2
+    assert "balanced_sampling" in capsys.readouterr().err

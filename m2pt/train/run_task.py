@@ -41,9 +41,12 @@ def run_task(config: FinetuneRun, train: Dataset) -> Task | None:
     source = train.dataset if isinstance(train, Subset) else train  # a limited split: the whole one's attributes
     from_data = {f.name: getattr(source, f.name) for f in dataclasses.fields(cls) if hasattr(source, f.name)}
     try:
-        return get_task(name, **(from_data | config.task.options))
+        task = get_task(name, **(from_data | config.task.options))
     except (TypeError, ValueError) as error:
         raise ConfigError(f"task.options: {error}") from None
+    if task.sampler(source) is not None:  # the trainer's sampler shards, seeds and resumes mid-epoch
+        raise ConfigError(f"task.options: the trainer does not take a task's own sampler yet ({name}: balanced_sampling)")
+    return task
 
 
 def task_metadata(task: Task | None) -> dict[str, Any]:

@@ -16,6 +16,9 @@ def test_layouts_are_listed_with_their_modality():
         "kinetics_list": "video",
         "scanobjectnn": "point",
         "modelnet": "point",
+        "shapenet_part": "point",
+        "ade20k": "image",
+        "audioset_list": "audio",
     }
     with pytest.raises(ValueError, match="needs root="):
         build_dataset("modelnet", "train")
