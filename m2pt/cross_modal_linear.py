@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from m2pt.vocabulary import ParameterRole
+
 
 def summed_weight(weight: Tensor, lambdas: Tensor, aux_weights: Sequence[Tensor]) -> Tensor:
     """``W + Σ_k λ_k W'_k`` (``[out, in]``) in one new tensor, one pass per auxiliary weight."""
@@ -96,8 +98,6 @@ class PathwayLinear(torch.autograd.Function):
                 if needs_weight:
                     grad_weight = grad_merged
         return grad_x, grad_weight, grad_bias, grad_lambdas, *grad_aux
-
-from m2pt.vocabulary import ParameterRole
 
 
 class CrossModalLinear(nn.Module):

@@ -45,7 +45,9 @@ def run_task(config: FinetuneRun, train: Dataset) -> Task | None:
     except (TypeError, ValueError) as error:
         raise ConfigError(f"task.options: {error}") from None
     if task.sampler(source) is not None:  # the trainer's sampler shards, seeds and resumes mid-epoch
-        raise ConfigError(f"task.options: the trainer does not take a task's own sampler yet ({name}: balanced_sampling)")
+        raise ConfigError(
+            f"task.options: the trainer does not take a task's own sampler yet ({name}: balanced_sampling)"
+        )
     return task
 
 
