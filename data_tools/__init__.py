@@ -26,10 +26,8 @@ from data_tools.segmentation_folder import SegmentationFolder, load_mask
 from data_tools.shapenet_part import SHAPENET_PART_IDS, ShapeNetPartDataset
 from data_tools.video import ClipReader, available_backends, load_clip, normalize_clip, write_video
 
-MODALITIES = tuple(READERS)
 
 __all__ = [
-    "MODALITIES",
     "SHAPENET_PART_IDS",
     "AudioListDataset",
     "AudioReader",

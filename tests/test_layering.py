@@ -38,3 +38,11 @@ def test_the_check_sees_an_upward_import(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from workflows.grid import grid\n")
     assert "workflows.grid" in imported(module)
+
+
+def test_data_tools_reads_the_vocabularys_modalities():
+    """data_tools stands below m2pt and cannot import its vocabulary: the two must name the same modalities."""
+    from data_tools import READERS
+    from m2pt.vocabulary import MODALITIES
+
+    assert set(READERS) == set(MODALITIES)

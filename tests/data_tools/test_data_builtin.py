@@ -4,7 +4,7 @@ import subprocess
 import pytest
 import torch
 
-from data_tools import MODALITIES, DatasetInfo, MissingToolError, build_dataset, dataset_dir, list_datasets
+from data_tools import READERS, DatasetInfo, MissingToolError, build_dataset, dataset_dir, list_datasets
 from data_tools.builtin.kicad_parts import family, family_split
 from data_tools.cache import build_once
 
@@ -24,7 +24,7 @@ def test_list_datasets_describes_every_builtin():
         "digit_scenes",
         "digit_mixtures",
     }
-    assert {info.modality for info in infos.values()} == set(MODALITIES)
+    assert {info.modality for info in infos.values()} == set(READERS)  # every reader has a built-in set
     for info in infos.values():
         assert info.num_classes >= 10 and info.description and info.needs and "tiny" in info.sizes
 
