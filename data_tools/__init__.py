@@ -26,7 +26,6 @@ from data_tools.segmentation_folder import SegmentationFolder, load_mask
 from data_tools.shapenet_part import SHAPENET_PART_IDS, ShapeNetPartDataset
 from data_tools.video import ClipReader, available_backends, load_clip, normalize_clip, write_video
 
-
 __all__ = [
     "SHAPENET_PART_IDS",
     "AudioListDataset",
@@ -39,6 +38,7 @@ __all__ = [
     "ImageReader",
     "MissingToolError",
     "PointReader",
+    "READERS",
     "SampleDataset",
     "SegmentationFolder",
     "ShapeNetPartDataset",
