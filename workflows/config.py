@@ -61,13 +61,18 @@ class GridOptions:
     """Every ordered (target, auxiliary) pair of modalities (the paper's Figure 3).
 
     ``modalities[m]`` holds the overrides that make modality ``m`` a run (its dataset, model
-    options, epochs): used when ``m`` is the target, and, with ``pretrain`` on top, to pretrain
-    ``m``'s auxiliary encoder. In the arms, the auxiliary ``paired`` is the pair's auxiliary
-    encoder and ``own`` the target modality's own (a same-modality reference). Arms that do not
-    use ``paired`` do not depend on the pair: they run once per target and are shared."""
+    options, epochs): used when ``m`` is the target, and, with ``pretrain`` and then
+    ``pretrain_by_modality[m]`` on top, to pretrain ``m``'s auxiliary encoder (e.g. a point
+    encoder pretrained on ``shapes`` for a part-segmentation target on ``part_shapes``, whose
+    labelled items a masked autoencoder does not read). In the arms, the auxiliary ``paired`` is
+    the pair's auxiliary encoder and ``own`` the target modality's own (a same-modality reference).
+    Arms that do not use ``paired`` do not depend on the pair: they run once per target and are
+    shared. A target's task is its dataset's (or ``task.name`` in its overrides): each pair is
+    scored by its target's metric."""
 
     modalities: dict[str, dict[str, Any]] = field(default_factory=dict)
     pretrain: dict[str, Any] = field(default_factory=dict)
+    pretrain_by_modality: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass

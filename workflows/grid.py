@@ -33,9 +33,13 @@ def grid(config: GridConfig) -> dict[tuple[str, str], Comparison]:
     if len(modalities) < 2:
         raise ConfigError("grid.modalities needs at least two modalities")
     root = write_workflow_files(config)
-    encoders = pretrain_auxiliaries(
-        config, root, {name: {**changes, **config.grid.pretrain} for name, changes in modalities.items()}
-    )
+    unknown = set(config.grid.pretrain_by_modality) - set(modalities)
+    if unknown:
+        raise ConfigError(f"grid.pretrain_by_modality names {sorted(unknown)}, which grid.modalities does not have")
+    encoders = pretrain_auxiliaries(config, root, {
+        name: {**changes, **config.grid.pretrain, **config.grid.pretrain_by_modality.get(name, {})}
+        for name, changes in modalities.items()
+    })  # fmt: skip
     arms = parse_arms(config.compare.arms)
     shared = [name for name, arm in arms.items() if not arm.uses(PAIRED)]
     pairs = {}

@@ -13,7 +13,16 @@ SETTING = "from_scratch_tune"  # the experiment's one setting (the default)
 # The notebook executions take most of the time. They run last, the longest first: pytest-xdist
 # hands its workers the first tests in contiguous chunks, then the rest one by one as workers
 # free up, which shares long tests evenly only at the end.
-LONGEST_FIRST = ["06_analysis", "04_point", "05_video", "02_image", "08_dense_tasks", "03_audio", "01_quickstart", "07_widgets"]
+LONGEST_FIRST = [
+    "06_analysis",
+    "04_point",
+    "05_video",
+    "02_image",
+    "08_dense_tasks",
+    "03_audio",
+    "01_quickstart",
+    "07_widgets",
+]
 
 
 def pytest_collection_modifyitems(items):

@@ -17,7 +17,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-EXPECTED = ["01_quickstart", "02_image", "03_audio", "04_point", "05_video", "06_analysis", "07_widgets", "08_dense_tasks"]
+EXPECTED = [
+    "01_quickstart",
+    "02_image",
+    "03_audio",
+    "04_point",
+    "05_video",
+    "06_analysis",
+    "07_widgets",
+    "08_dense_tasks",
+]
 
 
 def test_the_notebooks_are_there():

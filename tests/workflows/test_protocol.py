@@ -106,3 +106,18 @@ def test_bad_arms_are_refused_before_anything_runs(tmp_path, arms, message, caps
     assert cli(["compare", f"output_dir={tmp_path}", "name=bad", *COMMON, f"compare.arms={arms}"]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_grid_with_a_dense_task_target_scores_each_pair_by_its_targets_metric(tmp_path):
+    arms = "{baseline: {}, m2pt: {aux: [paired]}, random: {aux: [random]}}"
+    result = run_workflow("grid", overrides=[
+        f"output_dir={tmp_path}", "name=grid", *COMMON, "data.batch_size=8",
+        "grid.modalities={image: {data.dataset: mnist, model.modality: image}, "
+        "point: {data.dataset: part_shapes, model.modality: point, model.options.num_points: 512}}",
+        "grid.pretrain_by_modality={point: {data.dataset: shapes, model.options.num_points: 1024}}",
+        f"compare.arms={arms}",
+    ])  # fmt: skip
+    assert result["point", "image"].metric == "val_instance_mIoU" and result["image", "point"].metric == "val_acc"
+    encoder = tmp_path / "grid" / "aux" / "point" / "config.yaml"
+    assert not encoder.exists() or "shapes" in encoder.read_text()
+    assert "| point | image |" in (tmp_path / "grid" / "grid.md").read_text()
