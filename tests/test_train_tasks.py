@@ -76,7 +76,28 @@ def test_bad_task_settings_fail_before_training(tmp_path, override, message, cap
     assert message in capsys.readouterr().err and not (tmp_path / "bad").exists()
 
 
-def test_a_tasks_own_sampler_is_refused_rather_than_ignored(tmp_path, capsys):
+def test_class_balanced_sampling_draws_rare_classes_more_and_resumes_in_order(tmp_path):
+    from m2pt.train.config import FinetuneRun, apply_overrides
+    from m2pt.train.data import ResumableSampler, build_data
+    from m2pt.train.run_task import run_task, sampling_weights
+
     overrides = [*COMMON, *TASKS["multilabel"], "task.options={balanced_sampling: true}"]
-    assert cli(["finetune", f"output_dir={tmp_path}", "name=s", *overrides]) == 2
-    assert "balanced_sampling" in capsys.readouterr().err
+    config = apply_overrides(FinetuneRun(), overrides)
+    data = build_data(config.data)
+    weights = sampling_weights(run_task(config, data.train), data.train)
+    targets = data.train.targets
+    assert weights.shape == (len(data.train),)
+    rare = targets.sum(0).argmin()  # the class with the fewest positives: its items weigh more
+    assert weights[targets[:, rare] > 0].mean() > weights[targets[:, rare] == 0].mean()
+    sampler = ResumableSampler(data.train, weights, num_replicas=1, rank=0, seed=3, drop_last=True)
+    sampler.set_epoch(1)
+    first = [index for _, index in sampler]
+    sampler.set_epoch(1)
+    sampler.skip(5)
+    assert [index for _, index in sampler] == first[5:]  # a resumed epoch continues the same draw
+    halves = [ResumableSampler(data.train, weights, num_replicas=2, rank=r, seed=3, drop_last=True) for r in (0, 1)]
+    for half in halves:
+        half.set_epoch(1)
+    assert sorted(i for h in halves for _, i in h) == sorted(first[: 2 * (len(first) // 2)])
+    summary = run_stage("finetune", overrides=[f"output_dir={tmp_path}", "name=balanced", *overrides])
+    assert summary["monitor"] == "val_mAP"

@@ -87,11 +87,26 @@ def _build_data(config: DataConfig, splits: tuple[str, str]) -> Data:
 
 class ResumableSampler(DistributedSampler):
     """A ``DistributedSampler`` that yields ``(epoch, index)`` (for :class:`SeededItems`) and can start
-    an epoch after its first ``skip(n)`` indices (the batches a mid-epoch checkpoint has seen)."""
+    an epoch after its first ``skip(n)`` indices (the batches a mid-epoch checkpoint has seen).
 
-    def __init__(self, dataset: Dataset, **kwargs) -> None:
+    With ``weights [N]`` an epoch draws its items with replacement in proportion to them (e.g. a
+    task's class-balanced sampling), from a generator seeded by (seed, epoch), and shards the draw
+    across processes as the plain order is: the same order for every world size, and resumable."""
+
+    def __init__(self, dataset: Dataset, weights: torch.Tensor | None = None, **kwargs) -> None:
         super().__init__(dataset, **kwargs)
+        if weights is not None and len(weights) != len(dataset):
+            raise ValueError(f"{len(weights)} sampling weights for {len(dataset)} training items")
+        self.weights = weights
         self.skipped = 0
+
+    def order(self) -> list[int]:
+        """This process's indices of the current epoch."""
+        if self.weights is None:
+            return list(super().__iter__())
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        drawn = torch.multinomial(self.weights.double(), self.total_size, replacement=True, generator=generator)
+        return drawn[self.rank : self.total_size : self.num_replicas].tolist()
 
     def set_epoch(self, epoch: int) -> None:
         super().set_epoch(epoch)
@@ -102,7 +117,7 @@ class ResumableSampler(DistributedSampler):
         self.skipped = count
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        for position, index in enumerate(super().__iter__()):
+        for position, index in enumerate(self.order()):
             if position >= self.skipped:
                 yield self.epoch, index
 
@@ -126,16 +141,23 @@ class SeededItems(Dataset):
             return self.dataset[index]
 
 
-def train_loader(dataset: Dataset, config: DataConfig, world: World, seed: int, device: torch.device):
+def train_loader(
+    dataset: Dataset,
+    config: DataConfig,
+    world: World,
+    seed: int,
+    device: torch.device,
+    weights: torch.Tensor | None = None,
+):
     """``(loader, sampler)``; call ``sampler.set_epoch(epoch)`` before each epoch (then ``sampler.skip``
-    to resume inside it)."""
+    to resume inside it). ``weights [N]``: draw items in proportion to them (see :class:`ResumableSampler`)."""
     if config.batch_size % world.size:
         raise ConfigError(f"data.batch_size {config.batch_size} is not divisible by the {world.size} processes")
     per_process = config.batch_size // world.size
     if len(dataset) < config.batch_size:
         raise ConfigError(f"the training set has {len(dataset)} examples, fewer than one batch ({config.batch_size})")
     sampler = ResumableSampler(
-        dataset, num_replicas=world.size, rank=world.rank, shuffle=True, seed=seed, drop_last=True
+        dataset, weights, num_replicas=world.size, rank=world.rank, shuffle=True, seed=seed, drop_last=True
     )
     loader = data_tools.make_loader(
         SeededItems(dataset, seed, random=bool(config.options.get("augment"))),

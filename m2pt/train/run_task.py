@@ -9,6 +9,8 @@ own metrics. A task setting that the dataset carries as an attribute of the same
 import dataclasses
 from typing import Any
 
+import torch
+from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 import data_tools
@@ -44,11 +46,21 @@ def run_task(config: FinetuneRun, train: Dataset) -> Task | None:
         task = get_task(name, **(from_data | config.task.options))
     except (TypeError, ValueError) as error:
         raise ConfigError(f"task.options: {error}") from None
-    if task.sampler(source) is not None:  # the trainer's sampler shards, seeds and resumes mid-epoch
-        raise ConfigError(
-            f"task.options: the trainer does not take a task's own sampler yet ({name}: balanced_sampling)"
-        )
     return task
+
+
+def sampling_weights(task: Task | None, train: Dataset) -> Tensor | None:
+    """``[len(train)]`` weights of the task's own sampling (e.g. multilabel's class-balanced one), drawn
+    by the trainer's resumable, sharded sampler; None for the plain seeded shuffle."""
+    source = train.dataset if isinstance(train, Subset) else train
+    try:
+        sampler = task.sampler(source) if task is not None else None
+    except ValueError as error:
+        raise ConfigError(f"task.options: {error}") from None
+    if sampler is None:
+        return None
+    weights = torch.as_tensor(sampler.weights, dtype=torch.double)
+    return weights[train.indices] if isinstance(train, Subset) else weights
 
 
 def task_metadata(task: Task | None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from m2pt.train.data import Data, build_data, check_modality, eval_loader, train
 from m2pt.train.engine import TrainingSpec, fit
 from m2pt.train.optim import parameter_groups
 from m2pt.train.recipes import batch_mixer
-from m2pt.train.run_task import run_task, task_metadata
+from m2pt.train.run_task import run_task, sampling_weights, task_metadata
 from m2pt.train.session import session
 from m2pt.train.stages import register_stage
 from m2pt.vocabulary import ParameterRole
@@ -31,7 +31,8 @@ def finetune(config: FinetuneRun, resume: bool = False, data: Data | None = None
     pathway = config.pathway
     scales = {ParameterRole.LAMBDA: pathway.lambda_lr_scale, ParameterRole.AUX: pathway.aux_lr_scale}
     with session(config, resume=resume) as s:
-        loader, sampler = train_loader(data.train, config.data, s.world, config.seed, s.device)
+        weights = sampling_weights(task, data.train)
+        loader, sampler = train_loader(data.train, config.data, s.world, config.seed, s.device, weights)
         val = eval_loader(data.val, config.data, s.device)
         if task is None:
             mixer = batch_mixer(config.optim, len(data.classes), config.model.modality, loader.batch_size)
