@@ -11,6 +11,7 @@ return data and plotly figures.
 - :mod:`analysis.pretraining_epochs`: auxiliaries from earlier pretraining epochs (the paper's Table 6).
 - :mod:`analysis.report`: the figures of an ``experiment`` run.
 - :mod:`analysis.curves`, :mod:`analysis.runs`: training curves; reading run folders back.
+- :mod:`analysis.segmentation`: a segmented cloud or canvas beside its truth.
 - :mod:`analysis.figures`: saving figures (HTML, PNG where a Chrome is available).
 
 Analysis reads models, checkpoints and run folders; it never starts a run (that is

@@ -7,6 +7,7 @@
 - :mod:`workflows.arms`: typed arms (role, auxiliaries, overrides); :mod:`workflows.designs`:
   arms of the standard ablations, controls and block orders.
 - :mod:`workflows.executors`: where the runs go (this process, local processes, Slurm).
+- :mod:`workflows.encoder_cache`: pretrained auxiliaries cached under ``$M2PT_CACHE``, keyed by their config.
 - :mod:`workflows.presets`, :mod:`workflows.widgets`: settings and widgets for the notebooks.
 
 ``python -m workflows WORKFLOW --config FILE [key=value ...]`` runs one from the command line;
