@@ -21,7 +21,7 @@ from typing import Any
 
 from data_tools.cache import build_once, cache_root
 from m2pt.run_dir import RunDir
-from m2pt.train.config import RESUMABLE, ConfigError, PretrainRun, apply_overrides, to_dict
+from m2pt.train.config import RESUMABLE, ConfigError, PretrainRun, apply_overrides, saved_config, to_dict
 from workflows.config import ExecutorConfig
 from workflows.executors import Job, execute
 
@@ -85,7 +85,7 @@ def _kept(folder: Path, config: PretrainRun) -> bool:
             f"{folder} holds an unfinished run (no {RunDir.SUMMARY}): encoders come from the cache now; "
             "remove the folder to let it be copied from there"
         )
-    if cache_key(run.config()) != cache_key(config):
+    if cache_key(saved_config(PretrainRun, run.config())) != cache_key(config):
         raise ConfigError(
             f"{folder} holds an encoder pretrained with other settings than the config asks for, and the runs "
             "next to it were trained with that encoder: give the workflow another name (or remove the folder)"

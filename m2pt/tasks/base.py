@@ -17,19 +17,11 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset, Sampler
 from torchmetrics import MeanMetric
 
+from m2pt.batches import to_device
 from m2pt.models import build_model
 from m2pt.models.vit import ViTEncoder
 
 Batch = tuple[Any, Tensor]
-
-
-def to_device(value: Any, device: torch.device | str) -> Any:
-    """``value`` with every tensor in it (nested tuples and lists too) moved to ``device``."""
-    if isinstance(value, Tensor):
-        return value.to(device, non_blocking=True)
-    if isinstance(value, (tuple, list)):
-        return type(value)(to_device(item, device) for item in value)
-    return value
 
 
 class Meter:

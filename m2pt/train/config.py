@@ -243,6 +243,12 @@ def load_config(cls: type[C], path: str | Path | None = None, overrides: list[st
     return apply_overrides(from_dict(cls, data), overrides)
 
 
+def saved_config(cls: type[C], saved: dict[str, Any]) -> C:
+    """A run's saved config (the mapping its ``config.yaml`` holds) as ``cls``: settings added since it
+    was written take their defaults, so it compares with today's configs."""
+    return from_dict(cls, saved)
+
+
 def apply_overrides(config: C, overrides: list[str] | tuple[str, ...] | dict[str, Any]) -> C:
     """A copy of ``config`` with dotted-key overrides applied (``"a.b=value"`` strings or a mapping)."""
     data = to_dict(config)

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from m2pt.batches import first_tensor, to_device
 from m2pt.run_dir import RunDir
 from m2pt.train.config import TrainConfig
 from m2pt.train.device import autocast, autocast_dtype
@@ -118,13 +119,13 @@ def fit(
                 set_learning_rate(
                     optimizer, cosine_lr(step, total_steps, warmup_steps, config.optim.lr, config.optim.min_lr)
                 )
-                batch = _to(batch, device)
+                batch = to_device(batch, device)
                 with _no_sync(trained, not boundary), autocast(device, dtype):
                     loss, metrics = task.loss(trained, batch)
                 scaler.scale(loss / accum).backward()
                 window.append(loss.detach())
                 epoch_losses.append(window[-1])
-                samples += _batch_size(batch) * world.size
+                samples += len(first_tensor(batch)) * world.size
                 if not boundary:
                     continue
                 if config.optim.clip_grad:
@@ -278,19 +279,6 @@ def _no_sync(model: nn.Module, skip: bool):
     if skip and isinstance(model, DistributedDataParallel):
         return model.no_sync()
     return contextlib.nullcontext()
-
-
-def _to(batch, device: torch.device):
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_to(b, device) for b in batch)
-    return batch.to(device, non_blocking=True) if isinstance(batch, Tensor) else batch
-
-
-def _batch_size(batch) -> int:
-    """The number of examples in a batch: the length of its first tensor (inputs may be a tuple)."""
-    while isinstance(batch, (list, tuple)):
-        batch = batch[0]
-    return len(batch)
 
 
 def _tuples(value):

@@ -40,7 +40,7 @@ def run_task(config: FinetuneRun, train: Dataset) -> Task | None:
     if name not in TASKS:
         raise ConfigError(f"task.name: unknown task {name!r}; choose from {sorted(TASKS)}")
     cls = TASKS[name]
-    source = train.dataset if isinstance(train, Subset) else train  # a limited split: the whole one's attributes
+    source = whole(train)
     from_data = {f.name: getattr(source, f.name) for f in dataclasses.fields(cls) if hasattr(source, f.name)}
     try:
         task = get_task(name, **(from_data | config.task.options))
@@ -52,7 +52,7 @@ def run_task(config: FinetuneRun, train: Dataset) -> Task | None:
 def sampling_weights(task: Task | None, train: Dataset) -> Tensor | None:
     """``[len(train)]`` weights of the task's own sampling (e.g. multilabel's class-balanced one), drawn
     by the trainer's resumable, sharded sampler; None for the plain seeded shuffle."""
-    source = train.dataset if isinstance(train, Subset) else train
+    source = whole(train)
     try:
         sampler = task.sampler(source) if task is not None else None
     except ValueError as error:
@@ -61,6 +61,11 @@ def sampling_weights(task: Task | None, train: Dataset) -> Tensor | None:
         return None
     weights = torch.as_tensor(sampler.weights, dtype=torch.double)
     return weights[train.indices] if isinstance(train, Subset) else weights
+
+
+def whole(train: Dataset) -> Dataset:
+    """The whole split of a limited one (``data.train_limit``): what carries the dataset's attributes."""
+    return train.dataset if isinstance(train, Subset) else train
 
 
 def task_metadata(task: Task | None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from m2pt.run_dir import RunDir
-from m2pt.train.config import RESUMABLE, ConfigError, RunConfig, dump_yaml, from_dict, to_dict
+from m2pt.train.config import RESUMABLE, ConfigError, RunConfig, dump_yaml, saved_config, to_dict
 from m2pt.train.device import choose_device
 from m2pt.train.distributed import World, close_world, init_world
 
@@ -68,7 +68,7 @@ def _check(run: RunDir, config: RunConfig, resume: bool) -> dict:
     if not run.config_file.exists():
         raise ConfigError(f"{run.path} holds no run to resume ({RunDir.CONFIG} missing)")
     try:
-        saved = to_dict(from_dict(type(config), run.config()))  # settings added since take their defaults
+        saved = to_dict(saved_config(type(config), run.config()))
         return run.resume_changes(to_dict(config), RESUMABLE, saved)
     except ValueError as error:
         raise ConfigError(str(error)) from None

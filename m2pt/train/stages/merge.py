@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch.utils.data import default_collate
 
+from m2pt.batches import first_tensor
 from m2pt.checkpoint import save_checkpoint
 from m2pt.merge import merge
 from m2pt.run_dir import RunDir
@@ -67,11 +68,6 @@ def merge_stage(config: MergeConfig, resume: bool = False) -> dict[str, Any]:
         f"max |output difference| on a batch of {len(first_tensor(x))}: {difference:.2e} (verified); wrote {report['merged']}"
     )
     return report
-
-
-def first_tensor(inputs: Any) -> torch.Tensor:
-    """The tensor of a batch's inputs, or the first of a tuple of them (e.g. points and category)."""
-    return inputs[0] if isinstance(inputs, (tuple, list)) else inputs
 
 
 def verification_batch(metadata: dict[str, Any], data_overrides: dict[str, Any], size: int = 32) -> torch.Tensor:
