@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from data_tools.from_settings import dataset_from_settings, evaluation_settings
+from data_tools.from_settings import probe_batch as data_probe_batch
 from m2pt.run_dir import RunDir
 from m2pt.saved import load_classifier
 
@@ -30,6 +30,4 @@ def metric_records(run_dir: str | Path) -> tuple[list[dict[str, Any]], list[dict
 
 def probe_batch(run_dir: str | Path, size: int = 32) -> torch.Tensor:
     """The first ``size`` inputs of the validation split of the data the run trained on."""
-    settings = evaluation_settings(RunDir(run_dir, writer=False).config()["data"])
-    dataset = dataset_from_settings(settings, "val")
-    return torch.stack([dataset[i][0] for i in range(min(size, len(dataset)))])
+    return data_probe_batch(RunDir(run_dir, writer=False).config()["data"], size)

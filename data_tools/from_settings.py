@@ -4,7 +4,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from data_tools.registry import LayoutInfo, build_dataset, list_datasets
 
@@ -27,6 +27,13 @@ def evaluation_settings(settings: Mapping[str, Any], *, augment: bool = False) -
     """The data settings an evaluation split is built from: ``settings`` with the reader's ``augment`` set
     (off unless asked: the evaluation split is read as it is)."""
     return dict(settings) | {"options": dict(settings.get("options", {})) | {"augment": augment}}
+
+
+def probe_batch(settings: Mapping[str, Any], size: int = 32) -> Any:
+    """The inputs of the first ``size`` items of the evaluation split of ``settings``, collated as a
+    DataLoader does (a tensor, or a tuple of them): a fixed batch to check or probe a model on."""
+    dataset = dataset_from_settings(evaluation_settings(settings), "val")
+    return default_collate([dataset[i] for i in range(min(size, len(dataset)))])[0]
 
 
 def layouts() -> set[str]:

@@ -11,15 +11,15 @@ outputs equal the re-parameterized model's, checks that the merged weights load 
 from typing import Any
 
 import torch
-from torch.utils.data import default_collate
 
+from data_tools.from_settings import probe_batch
 from m2pt.batches import first_tensor
 from m2pt.checkpoint import save_checkpoint
 from m2pt.merge import merge
 from m2pt.run_dir import RunDir
 from m2pt.saved import build_saved, load_classifier, model_file
 from m2pt.train.config import ConfigError, DataConfig, MergeConfig, apply_overrides, from_dict
-from m2pt.train.data import build_data
+from m2pt.train.data import check_modality
 from m2pt.train.stages import register_stage
 
 
@@ -72,6 +72,6 @@ def merge_stage(config: MergeConfig, resume: bool = False) -> dict[str, Any]:
 
 def verification_batch(metadata: dict[str, Any], data_overrides: dict[str, Any], size: int = 32) -> torch.Tensor:
     """A batch from the evaluation split of the data the model was trained on."""
-    saved = from_dict(DataConfig, metadata["config"]["data"])
-    data = build_data(apply_overrides(saved, data_overrides | {"val_limit": size}))
-    return default_collate([data.val[i] for i in range(min(size, len(data.val)))])[0]
+    settings = apply_overrides(from_dict(DataConfig, metadata["config"]["data"]), data_overrides)
+    check_modality(settings, metadata["modality"])
+    return probe_batch(vars(settings), size)
