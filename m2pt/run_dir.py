@@ -69,6 +69,7 @@ class RunDir:
     RESULTS = "results"  # results.json / .md / .csv of a comparison
     REPORT = "report.md"
     GRID_REPORT = "grid.md"
+    BUDGET_REPORT = "budget.md"  # a pretraining budget's curve (workflows.budget)
     FIGURES = "figures"
     AUXILIARIES = "aux"  # an experiment's or grid's pretraining runs, one folder per auxiliary
     SEED = "seed{seed}"
@@ -107,6 +108,10 @@ class RunDir:
     def encoder(self) -> Path:
         return self.path / self.ENCODER
 
+    def trained_weights(self, stage: str) -> Path:
+        """The weights a finished ``stage`` run hands on: a pretraining run's encoder, a fine-tuning run's model."""
+        return self.encoder if stage == "pretrain" else self.model_file
+
     def encoder_at(self, epoch: int) -> Path:
         return self.path / self.ENCODER_AT.format(epoch=epoch)
 
@@ -140,6 +145,10 @@ class RunDir:
     @property
     def grid_report_file(self) -> Path:
         return self.path / self.GRID_REPORT
+
+    @property
+    def budget_report_file(self) -> Path:
+        return self.path / self.BUDGET_REPORT
 
     @property
     def figures(self) -> Path:

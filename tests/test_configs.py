@@ -7,12 +7,13 @@ import pytest
 from m2pt import build_model
 from m2pt.train.config import FinetuneRun, load_config
 from m2pt.train.data import dataset_modality
-from workflows.config import ExperimentConfig, GridConfig
+from workflows.config import BudgetConfig, ExperimentConfig, GridConfig
 
 ROOT = Path(__file__).resolve().parents[1] / "configs"
 CONFIGS = {path: FinetuneRun for path in sorted((ROOT / "paper").glob("*.yaml"))} | {
     ROOT / "main.yaml": ExperimentConfig,
     ROOT / "grid.yaml": GridConfig,
+    ROOT / "mae_budget.yaml": BudgetConfig,
 }
 
 

@@ -4,6 +4,7 @@
 - :mod:`workflows.experiment`: the main job: auxiliaries pretrained, a comparison per setting,
   a merged model, a report with figures.
 - :mod:`workflows.grid`: every ordered (target, auxiliary) modality pair.
+- :mod:`workflows.budget`: a masked autoencoder's pretraining budget, from a measured curve.
 - :mod:`workflows.arms`: typed arms (role, auxiliaries, overrides); :mod:`workflows.designs`:
   arms of the standard ablations, controls and block orders.
 - :mod:`workflows.executors`: where the runs go (this process, local processes, Slurm).
@@ -23,8 +24,9 @@ from typing import Any
 
 from m2pt.run_dir import RunDir
 from m2pt.train.config import ConfigError, apply_overrides
+from workflows.budget import budget
 from workflows.compare import compare
-from workflows.config import CompareConfig, ExperimentConfig, GridConfig
+from workflows.config import BudgetConfig, CompareConfig, ExperimentConfig, GridConfig
 from workflows.experiment import experiment
 from workflows.grid import grid
 
@@ -47,6 +49,8 @@ WORKFLOWS: dict[str, Workflow] = {
                  ExperimentConfig, experiment, lambda run: run.report_file),
         Workflow("grid", "every ordered (target, auxiliary) modality pair with controls (Figure 3)", GridConfig, grid,
                  lambda run: run.grid_report_file),
+        Workflow("budget", "how long to pretrain a masked autoencoder: reconstruction loss and init gain by epoch",
+                 BudgetConfig, budget, lambda run: run.budget_report_file),
     )
 }  # fmt: skip
 

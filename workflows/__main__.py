@@ -15,11 +15,13 @@ from workflows import WORKFLOWS
 EPILOG = """\
 every setting of a fine-tuning run (python -m m2pt.train --help), and:
   compare.seeds compare.arms compare.reference   executor.kind executor.workers executor.threads executor.slurm
-  experiment.auxiliaries experiment.settings experiment.merge_arm   grid.modalities grid.pretrain
+  experiment.auxiliaries experiment.settings experiment.merge_arm   grid.modalities grid.pretrain grid.settings
+  budget.pretrain budget.epochs budget.settings budget.share
   verbose (each run's progress bars in the console instead of its log.txt)
 
 examples:
   python -m workflows experiment --config configs/main.yaml
+  python -m workflows budget --config configs/mae_budget.yaml
   python -m workflows experiment --config configs/main.yaml executor.kind=processes executor.workers=2
   python -m workflows grid --config configs/grid.yaml executor.kind=slurm executor.slurm='{slurm_partition: gpu}'
 """

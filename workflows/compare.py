@@ -9,7 +9,7 @@ best control.
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,10 @@ def compare(config: CompareConfig, names: Mapping[str, str] | None = None) -> Co
     return collect(config.path(), jobs, arms, config.compare.reference)
 
 
-def arm_jobs(config: CompareConfig, arms: Mapping[str, Arm], root: Path, shared: Mapping[str, Path] | None = None):
-    """The fine-tuning job of every (arm, seed) in ``root/<arm>/seed<k>`` (or ``shared[arm]/seed<k>``)."""
+def arm_jobs(config: CompareConfig, arms: Mapping[str, Arm], root: Path, shared: Mapping[str, Path] | None = None,
+             seed_names: Callable[[int], Mapping[str, str]] | None = None):  # fmt: skip
+    """The fine-tuning job of every (arm, seed) in ``root/<arm>/seed<k>`` (or ``shared[arm]/seed<k>``);
+    ``seed_names(k)`` resolves the auxiliary names that stand for one checkpoint per seed."""
     if config.compare.reference not in arms:
         raise ConfigError(f"compare.reference={config.compare.reference!r} is not among the arms {sorted(arms)}")
     jobs: dict[str, list[Job]] = {}
@@ -47,7 +49,12 @@ def arm_jobs(config: CompareConfig, arms: Mapping[str, Arm], root: Path, shared:
                 project(
                     config,
                     FinetuneRun,
-                    {**arm.overrides(), "seed": seed, "output_dir": str(folder), "name": RunDir.seed_name(seed)},
+                    {
+                        **(arm.resolve(seed_names(seed)) if seed_names else arm).overrides(),
+                        "seed": seed,
+                        "output_dir": str(folder),
+                        "name": RunDir.seed_name(seed),
+                    },  # fmt: skip
                 ),
             )  # fmt: skip
             for seed in config.compare.seeds

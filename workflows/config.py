@@ -40,11 +40,14 @@ class CompareConfig(FinetuneRun):
 
 @dataclass
 class ExperimentOptions:
-    """The main job: auxiliaries pretrained, then a comparison per setting, one model merged.
+    """The main job: auxiliaries trained, then a comparison per setting, one model merged.
 
-    An arm's ``aux`` entries name auxiliaries of ``auxiliaries`` (or are checkpoint paths)."""
+    An arm's ``aux`` entries (and a setting's ``finetune.init``) name auxiliaries of ``auxiliaries``
+    (or are checkpoint paths). An auxiliary is pretrained as a masked autoencoder, or with
+    ``stage: finetune`` trained supervised (see :func:`workflows.experiment.train_auxiliaries`); a
+    setting may set its own ``compare.arms`` and ``compare.seeds``."""
 
-    auxiliaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> pretraining overrides
+    auxiliaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> the run's overrides (+ stage)
     settings: dict[str, dict[str, Any]] = field(default_factory=lambda: {"from_scratch_tune": {}})  # name -> overrides
     merge_arm: str | None = "m2pt"  # merge and verify this arm's first-seed model of the first setting
 
@@ -73,6 +76,8 @@ class GridOptions:
     modalities: dict[str, dict[str, Any]] = field(default_factory=dict)
     pretrain: dict[str, Any] = field(default_factory=dict)
     pretrain_by_modality: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # name -> overrides, each a grid in <grid>/<name>/ ({} : one grid at the root); finetune.init may be "own"
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,3 +85,20 @@ class GridConfig(CompareConfig):
     stage: ClassVar[str] = "grid"
     pretrain: PretrainOptions = field(default_factory=PretrainOptions)
     grid: GridOptions = field(default_factory=GridOptions)
+
+
+@dataclass
+class BudgetOptions:
+    """One masked autoencoder, saved at ``epochs``, and the target fine-tuned from each of them."""
+
+    pretrain: dict[str, Any] = field(default_factory=dict)  # overrides of the pretraining run (dataset, lr, ...)
+    epochs: list[int] = bounded([1, 2, 4, 8], 1)  # where the curve is measured; the last is the run's length
+    settings: dict[str, dict[str, Any]] = field(default_factory=lambda: {"tune": {}})  # name -> fine-tuning overrides
+    share: float = bounded(0.9, 0, 1, open_low=True)  # the chosen budget reaches this share of the largest gain
+
+
+@dataclass
+class BudgetConfig(CompareConfig):
+    stage: ClassVar[str] = "budget"
+    pretrain: PretrainOptions = field(default_factory=PretrainOptions)
+    budget: BudgetOptions = field(default_factory=BudgetOptions)

@@ -4,6 +4,8 @@
 - :func:`layer_arms`: which linear layers are re-parameterized: qkv, proj, fc1, fc2 alone, and all.
 - :func:`lambda_arms`: λ's initial value (0, 1e-2, 1e-4, 1e-6), trained or fixed.
 - :func:`aux_epoch_arms`: auxiliary encoders saved at successive epochs of one pretraining run.
+- :func:`init_epoch_arms`: the target initialised from those encoders (the init gain of each
+  pretraining budget, for :mod:`analysis.mae_budget`).
 - :func:`control_arms`: the auxiliary against controls the paper lacks (a randomly initialised
   "auxiliary", random weights at the auxiliary's norms, the auxiliary's own weights shuffled):
   the same extra parameters and weight scale without its knowledge. A gain that a control
@@ -54,14 +56,28 @@ def lambda_arms(aux: str, inits: Sequence[float] = LAMBDA_INITS, trainable: Sequ
 
 def aux_epoch_arms(pretrain_run: str | Path) -> Arms:
     """Baseline, and one arm ``epoch<N>`` per encoder a pretraining run saved (the earlier epochs' and
-    the final one), in epoch order."""
+    the final one), in epoch order: each encoder as the pathway's auxiliary."""
+    return {"baseline": {}} | {f"epoch{e}": pathway_arm(str(p)) for e, p in encoders_by_epoch(pretrain_run).items()}
+
+
+def init_epoch_arms(pretrain_run: str | Path) -> Arms:
+    """Baseline (from scratch), and one arm ``epoch<N>`` per encoder a pretraining run saved: the
+    target initialised from that encoder (``finetune.start: pretrained``), no pathway."""
+    return {"baseline": {}} | {
+        f"epoch{e}": {"set": {"finetune.start": "pretrained", "finetune.init": str(p)}}
+        for e, p in encoders_by_epoch(pretrain_run).items()
+    }
+
+
+def encoders_by_epoch(pretrain_run: str | Path) -> dict[int, Path]:
+    """The encoders a pretraining run saved (``pretrain.save_epochs`` and the final one), by epoch."""
     run = RunDir(pretrain_run, writer=False)
     by_epoch: dict[int, Path] = {}
     for path in run.encoders() if run.path.is_dir() else []:
         by_epoch.setdefault(int(read_metadata(path)["epoch"]), path)
     if not by_epoch:
         raise FileNotFoundError(f"{pretrain_run} holds no encoders: is it a finished pretraining run?")
-    return {"baseline": {}} | {f"epoch{epoch}": pathway_arm(str(by_epoch[epoch])) for epoch in sorted(by_epoch)}
+    return dict(sorted(by_epoch.items()))
 
 
 def control_arms(aux: str, controls: Sequence[str] = CONTROLS, *, same_modality: str | None = None) -> Arms:

@@ -1,10 +1,10 @@
 """Pretrained encoders cached like datasets, so a second experiment or grid reuses them.
 
-A cached encoder is the finished pretraining run in ``$M2PT_CACHE/encoders/<key>/``, where ``key``
-hashes the run's config without where it goes (``name``, ``output_dir``) and without what leaves
+A cached encoder is the finished run (a pretraining run, or the fine-tuning run of a supervised
+auxiliary) in ``$M2PT_CACHE/encoders/<key>/``, where ``key`` hashes the run's stage and config without where it goes (``name``, ``output_dir``) and without what leaves
 its weights alone (:data:`NOT_WEIGHTS`: how it logs and shows progress, its threads, device and
 data-loading workers); any other change is a new key, so a stale encoder is never served. A run
-being pretrained lives in ``encoders/.partial/<key>/`` (resumed there when interrupted) and is
+being trained lives in ``encoders/.partial/<key>/`` (resumed there when interrupted) and is
 renamed to ``<key>/`` once finished, so ``<key>/`` is always whole. An experiment's
 ``aux/<name>/`` is a copy of its entry (hard links where the file system allows), made atomically
 with :func:`data_tools.cache.build_once`, so the experiment stays whole when the cache is cleared.
@@ -21,16 +21,17 @@ from typing import Any
 
 from data_tools.cache import build_once, cache_root
 from m2pt.run_dir import RunDir
-from m2pt.train.config import RESUMABLE, ConfigError, PretrainRun, apply_overrides, saved_config, to_dict
+from m2pt.train.config import RESUMABLE, ConfigError, FinetuneRun, PretrainRun, apply_overrides, saved_config, to_dict
 from workflows.config import ExecutorConfig
 from workflows.executors import Job, execute
 
 ENCODERS, PARTIAL = "encoders", ".partial"
 NOT_WEIGHTS = tuple(key for key in RESUMABLE if key != "epochs")  # what a resume may change, but the length
+AuxiliaryRun = PretrainRun | FinetuneRun  # a masked autoencoder, or a supervised encoder
 
 
 def weight_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A pretraining run's settings (a plain mapping, as saved) without the keys of :data:`NOT_WEIGHTS`."""
+    """A run's settings (a plain mapping, as saved) without the keys of :data:`NOT_WEIGHTS`."""
     kept = json.loads(json.dumps(config))
     for dotted in NOT_WEIGHTS:
         *parents, last = dotted.split(".")
@@ -41,41 +42,56 @@ def weight_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def cache_key(config: PretrainRun | Mapping[str, Any]) -> str:
-    """The cache key of a pretraining run: a hash of :func:`weight_settings`."""
-    settings = weight_settings(config if isinstance(config, Mapping) else to_dict(config))
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
+def cache_key(config: AuxiliaryRun) -> str:
+    """The cache key of an auxiliary's run: a hash of its stage and :func:`weight_settings`, where the
+    checkpoint a fine-tuning run starts from counts by its content, not its path."""
+    settings = {"stage": config.stage, **weight_settings(to_dict(config))}
+    if isinstance(config, FinetuneRun) and config.finetune.init:
+        settings["finetune"]["init"] = _file_digest(Path(config.finetune.init).expanduser())
+    return _digest(json.dumps(settings, sort_keys=True).encode())
 
 
-def cache_entry(config: PretrainRun, root: str | Path | None = None) -> Path:
+def _file_digest(path: Path) -> str:
+    if not path.is_file():
+        raise ConfigError(f"finetune.init: {path} is not a file")
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:20]
+
+
+def cache_entry(config: AuxiliaryRun, root: str | Path | None = None) -> Path:
     """The folder of ``config``'s finished run in the cache (it may not exist yet)."""
     return cache_root(root) / ENCODERS / cache_key(config)
 
 
 def cached_encoders(
-    runs: Mapping[str, PretrainRun], folders: Mapping[str, Path], executor: ExecutorConfig
+    runs: Mapping[str, AuxiliaryRun], folders: Mapping[str, Path], executor: ExecutorConfig
 ) -> dict[str, Path]:
-    """Each pretraining run of ``runs`` as a finished run folder ``folders[name]``, copied from the
-    cache; the runs missing there are pretrained first (all at once, with ``executor``). A folder
-    already holding a finished run with the same weight settings is kept as it is."""
+    """Each run of ``runs`` as a finished run folder ``folders[name]``, copied from the cache; the
+    runs missing there are trained first (all at once, with ``executor``). A folder already holding a
+    finished run with the same weight settings is kept as it is. Returns each run's trained weights
+    (:meth:`m2pt.run_dir.RunDir.trained_weights`) in its folder."""
     missing = {}
     for name, config in runs.items():
         entry = cache_entry(config)
         if not entry.is_dir() and not _kept(folders[name], config):
             job = Job(
-                "pretrain", apply_overrides(config, {"output_dir": str(entry.parent / PARTIAL), "name": entry.name})
+                config.stage, apply_overrides(config, {"output_dir": str(entry.parent / PARTIAL), "name": entry.name})
             )
             missing.setdefault(entry, job)
-    execute(list(missing.values()), executor, f"pretraining {len(missing)} encoders (not in the cache)")
+    execute(list(missing.values()), executor, f"training {len(missing)} auxiliary encoders (not in the cache)")
     for entry, job in missing.items():
         _publish(job.run.path, entry)
     for name, config in runs.items():
         if not _kept(folders[name], config):
             build_once(folders[name], functools.partial(_link_or_copy, cache_entry(config)))
-    return {name: RunDir(folder, writer=False).encoder for name, folder in folders.items()}
+    return {name: RunDir(folders[name], writer=False).trained_weights(config.stage) for name, config in runs.items()}
 
 
-def _kept(folder: Path, config: PretrainRun) -> bool:
+def _kept(folder: Path, config: AuxiliaryRun) -> bool:
     """Whether ``folder`` already holds ``config``'s finished run; an error when it holds another one."""
     if not folder.exists():
         return False
@@ -85,9 +101,9 @@ def _kept(folder: Path, config: PretrainRun) -> bool:
             f"{folder} holds an unfinished run (no {RunDir.SUMMARY}): encoders come from the cache now; "
             "remove the folder to let it be copied from there"
         )
-    if cache_key(saved_config(PretrainRun, run.config())) != cache_key(config):
+    if cache_key(saved_config(type(config), run.config())) != cache_key(config):
         raise ConfigError(
-            f"{folder} holds an encoder pretrained with other settings than the config asks for, and the runs "
+            f"{folder} holds an encoder trained with other settings than the config asks for, and the runs "
             "next to it were trained with that encoder: give the workflow another name (or remove the folder)"
         )
     return True

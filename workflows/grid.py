@@ -10,12 +10,18 @@
    together.
 3. ``grid.md`` and ``figures/grid_heatmap.html`` (:func:`analysis.grid.write_grid_report`, which
    re-reads and re-plots a grid from its run folders alone).
+
+With ``grid.settings`` (e.g. from scratch and the paper's pretrained setting, whose
+``finetune.init: own`` starts each target from its own modality's encoder), steps 2 and 3 run once
+per setting in ``<grid>/<setting>/``, itself a grid folder, and ``<grid>/grid.md`` gathers them.
 """
 
 import os
 from pathlib import Path
+from typing import Any
 
 from analysis.grid import write_grid_report
+from analysis.transfer import TransferEfficiency, transfer_efficiency
 from m2pt.comparison import Comparison
 from m2pt.run_dir import RunDir
 from m2pt.train.config import ConfigError, apply_overrides, project
@@ -23,12 +29,18 @@ from workflows.arms import parse_arms
 from workflows.compare import arm_jobs, check_jobs, collect, write_workflow_files
 from workflows.config import CompareConfig, GridConfig
 from workflows.executors import execute
-from workflows.experiment import pretrain_auxiliaries
+from workflows.experiment import train_auxiliaries, transfer_arms
 
 PAIRED, OWN = "paired", "own"  # the auxiliary names a grid's arms may use
 
 
 def grid(config: GridConfig) -> dict[tuple[str, str], Comparison]:
+    """Every ordered pair's comparison (of the first setting when ``grid.settings`` names several)."""
+    return grid_settings(config)[next(iter(config.grid.settings or {"": {}}))]
+
+
+def grid_settings(config: GridConfig) -> dict[str, dict[tuple[str, str], Comparison]]:
+    """Each setting's pair comparisons; without ``grid.settings``, one unnamed setting (``""``) at the root."""
     modalities = config.grid.modalities
     if len(modalities) < 2:
         raise ConfigError("grid.modalities needs at least two modalities")
@@ -36,33 +48,93 @@ def grid(config: GridConfig) -> dict[tuple[str, str], Comparison]:
     unknown = set(config.grid.pretrain_by_modality) - set(modalities)
     if unknown:
         raise ConfigError(f"grid.pretrain_by_modality names {sorted(unknown)}, which grid.modalities does not have")
-    encoders = pretrain_auxiliaries(config, root, {
+    seeds = {seed for changes in config.grid.settings.values() for seed in changes.get("compare.seeds", [])}
+    encoders = train_auxiliaries(config, root, {
         name: {**changes, **config.grid.pretrain, **config.grid.pretrain_by_modality.get(name, {})}
         for name, changes in modalities.items()
-    })  # fmt: skip
-    arms = parse_arms(config.compare.arms)
-    shared = [name for name, arm in arms.items() if not arm.uses(PAIRED)]
-    pairs = {}
-    for target, changes in modalities.items():
-        for aux in modalities:
-            if aux == target:
-                continue
-            folder = root.path / RunDir.pair_name(target, aux)
-            sub = apply_overrides(project(config, CompareConfig), {**changes, "output_dir": str(root.path),
-                                                                  "name": folder.name})  # fmt: skip
-            resolved = {name: arm.resolve({PAIRED: encoders[aux], OWN: encoders[target]}) for name, arm in arms.items()}
-            shared_folders = {name: root.path / RunDir.shared_name(target) / name for name in shared}
-            pairs[target, aux] = (resolved, arm_jobs(sub, resolved, folder, shared_folders))
-            check_jobs(pairs[target, aux][1])
-            link_shared_arms(folder, shared_folders)
-    unique = {job.config.path(): job for _, jobs in pairs.values() for seeds in jobs.values() for job in seeds}
+    }, sorted(seeds | set(config.compare.seeds))).files  # fmt: skip
+    settings = config.grid.settings or {"": {}}
+    folders = {setting: root.path / setting if setting else root.path for setting in settings}
+    pairs = {
+        setting: setting_pairs(config, folders[setting], changes, encoders) for setting, changes in settings.items()
+    }
+    every = [job for one in pairs.values() for _, _, jobs in one.values() for seeds in jobs.values() for job in seeds]
+    unique = {job.config.path(): job for job in every}
     execute(list(unique.values()), config.executor, f"grid {root.path.name}")
     results = {
-        pair: collect(root.path / RunDir.pair_name(*pair), jobs, resolved, config.compare.reference)
-        for pair, (resolved, jobs) in pairs.items()
+        setting: {
+            pair: collect(sub.path(), jobs, arms, sub.compare.reference) for pair, (sub, arms, jobs) in one.items()
+        }
+        for setting, one in pairs.items()
     }
-    write_grid_report(root.path)
+    for folder in folders.values():
+        write_grid_report(folder)
+    if config.grid.settings:
+        write_settings_report(root, list(settings), grid_transfers(pairs, results))
     return results
+
+
+def grid_transfers(pairs, results) -> list[tuple[str, str, str, TransferEfficiency]]:
+    """``(target, from-scratch setting, pretrained setting, efficiency)`` for each target whose pretrained
+    setting starts from its own encoder, with a from-scratch setting's pathway arm to that encoder
+    (:func:`workflows.experiment.transfer_arms`), read from the target's first pair (its shared arms
+    are every pair's)."""
+    found = []
+    for pretrained, p_pairs in pairs.items():
+        firsts: dict[str, tuple[str, str]] = {}
+        for pair in p_pairs:
+            firsts.setdefault(pair[0], pair)
+        for scratch, s_pairs in pairs.items():
+            for target, pair in firsts.items():
+                (s_sub, s_arms, _), (p_sub, _, _) = s_pairs[pair], p_pairs[pair]
+                for name in transfer_arms(s_sub, p_sub, s_arms):
+                    efficiency = transfer_efficiency(results[scratch][pair], results[pretrained][pair], name)
+                    found.append((target, scratch, pretrained, efficiency))
+    return found
+
+
+def setting_pairs(config: GridConfig, folder: Path, setting: dict[str, Any], encoders: dict[str, str]):
+    """Per ordered pair of one setting (its overrides ``setting``, in ``folder``): the pair's comparison
+    config, its resolved arms and their jobs; the pair folders link to the target's shared arms."""
+    found = {}
+    for target, changes in config.grid.modalities.items():
+        names = {OWN: encoders[target]}
+        init = setting.get("finetune.init")  # may be "own": the target's own encoder
+        resolved_setting = {**setting, "finetune.init": names.get(init, init)} if init else setting
+        for aux in config.grid.modalities:
+            if aux == target:
+                continue
+            pair = folder / RunDir.pair_name(target, aux)
+            sub = apply_overrides(project(config, CompareConfig), {
+                **changes, **resolved_setting, "output_dir": str(folder), "name": pair.name})  # fmt: skip
+            arms = parse_arms(sub.compare.arms)  # a setting may run its own
+            resolved = {name: arm.resolve({PAIRED: encoders[aux], **names}) for name, arm in arms.items()}
+            shared = {
+                name: folder / RunDir.shared_name(target) / name for name, a in arms.items() if not a.uses(PAIRED)
+            }
+            found[target, aux] = (sub, resolved, arm_jobs(sub, resolved, pair, shared))
+            check_jobs(found[target, aux][2])
+            link_shared_arms(pair, shared)
+    return found
+
+
+def write_settings_report(root: RunDir, settings: list[str], transfers: list[tuple[str, str, str, TransferEfficiency]] = ()) -> Path:  # fmt: skip
+    """The grid's ``grid.md``: each setting's own ``<setting>/grid.md`` under a heading, then the
+    transfer efficiency of each target's own encoder (:func:`grid_transfers`)."""
+    parts = [f"# Grid {root.path.name}", ""]
+    for setting in settings:
+        text = (root.path / setting / RunDir.GRID_REPORT).read_text()
+        parts += [f"## {setting}", "", f"(from `{setting}/{RunDir.GRID_REPORT}`; heatmap in "
+                  f"`{setting}/figures/`)", "", text]  # fmt: skip
+    if transfers:
+        parts += ["## Transfer efficiency", "", "Per target, its own modality's encoder: the gain through the pathway "
+                  "(from scratch) over the gain of starting from it (the pretrained setting's baseline minus the "
+                  "from-scratch one), paired by seed:", ""]  # fmt: skip
+        parts += [
+            f"- {target} ({scratch} / {pretrained}): {t.sentence()}" for target, scratch, pretrained, t in transfers
+        ]
+        parts.append("")
+    return root.write_text(RunDir.GRID_REPORT, "\n".join(parts))
 
 
 def link_shared_arms(pair: Path, shared: dict[str, Path]) -> None:

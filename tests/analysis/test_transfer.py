@@ -50,7 +50,7 @@ def test_the_experiment_report_pairs_a_pretrained_setting_with_the_arm_of_its_in
     subs = {name: apply_overrides(project(config, CompareConfig), c) for name, c in changes.items()}
     arms = parse_arms({"baseline": {}, "m2pt": {"aux": ["audio"]}, "shuffled": {"aux": ["shuffled:image"]},
                        "own": {"aux": ["image"], "role": "positive_reference"}})  # fmt: skip
-    arms = {name: arm.resolve(encoders) for name, arm in arms.items()}
+    arms = dict.fromkeys(changes, {name: arm.resolve(encoders) for name, arm in arms.items()})
     scratch, pretrained = settings({0: 0.010, 1: 0.014, 2: 0.009, 3: 0.012}, {0: 0.020, 1: 0.026, 2: 0.019, 3: 0.022})
     comparisons = {"tune": scratch, "fix": scratch, "pretrained": pretrained}
     found = transfer_efficiencies(subs, arms, comparisons)

@@ -18,10 +18,6 @@ from tests.browser.conftest import ARTEFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-# The one console error left: importing open3d imports dash, which opens a "dash" comm to its lab
-# extension; that extension is not built into JupyterLab (the set-up removes its unbuilt source), so
-# the page logs this once per kernel. Harmless: the comm is closed and nothing uses it.
-KNOWN_CONSOLE_ERRORS = {"error: Exception opening new comm"}
 RUN_SECONDS = 240
 EPOCHS = 30  # of the run launched with the button  # all cells of a notebook at small size, on a shared CI core
 
@@ -91,7 +87,7 @@ def expect_widgets_rendered(page: Page) -> None:
 
 
 def expect_no_console_errors(page: Page) -> None:
-    errors = [m for m in page.console_messages if m.startswith("error") and m not in KNOWN_CONSOLE_ERRORS]
+    errors = [m for m in page.console_messages if m.startswith("error")]
     assert not errors, f"the page logged errors: {errors}"
 
 

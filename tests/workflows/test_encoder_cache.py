@@ -7,7 +7,7 @@ from m2pt.train.config import ConfigError, PretrainRun, apply_overrides, project
 from workflows import executors
 from workflows.config import ExperimentConfig
 from workflows.encoder_cache import ENCODERS, _publish, cache_entry, cache_key
-from workflows.experiment import pretrain_auxiliaries
+from workflows.experiment import train_auxiliaries
 
 TINY = {"data.size": "tiny", "data.batch_size": 16, "data.train_limit": 32, "data.val_limit": 32,
         "model.options.depth": 2, "epochs": 1, "log_every": 2}  # fmt: skip
@@ -26,7 +26,7 @@ def config(tmp_path, name: str, **changes) -> ExperimentConfig:
 
 def pretrain(tmp_path, name: str, auxiliaries: dict, **changes) -> dict[str, str]:
     experiment = config(tmp_path, name, **changes)
-    return pretrain_auxiliaries(experiment, RunDir(experiment.path()), auxiliaries)
+    return train_auxiliaries(experiment, RunDir(experiment.path()), auxiliaries).files
 
 
 def refuse_runs(monkeypatch) -> None:
@@ -58,7 +58,7 @@ def test_a_changed_config_is_pretrained_again(tmp_path, cache):
     assert first.read_bytes() != (tmp_path / "second" / "aux" / "audio" / RunDir.ENCODER).read_bytes()
     assert RunDir(tmp_path / "second" / "aux" / "audio", writer=False).config()["optim"]["lr"] == 0.002
     assert changed["audio"].endswith(RunDir.ENCODER)
-    with pytest.raises(ConfigError, match="pretrained with other settings"):  # its runs used the old encoder
+    with pytest.raises(ConfigError, match="trained with other settings"):  # its runs used the old encoder
         pretrain(tmp_path, "first", {"audio": {**AUDIO, "optim.lr": 0.002}})
 
 

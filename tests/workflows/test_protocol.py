@@ -9,10 +9,12 @@ import yaml
 
 from m2pt.comparison import Comparison
 from m2pt.run_dir import RunDir
-from m2pt.train.config import FinetuneRun
+from m2pt.train.config import FinetuneRun, load_config
 from m2pt.vocabulary import ArmRole
 from workflows import run_workflow
 from workflows.__main__ import main as cli
+from workflows.config import GridConfig
+from workflows.grid import grid_settings
 
 COMMON = ["data.size=tiny", "data.batch_size=16", "data.eval_batch_size=64", "model.options.depth=2", "epochs=1",
           "log_every=2", "compare.seeds=[0, 1]"]  # fmt: skip
@@ -73,6 +75,34 @@ def test_grid_runs_every_ordered_pair_and_shares_pair_independent_arms(tmp_path)
     assert "| image | audio |" in table and "| audio | image |" in table and "random" in table
     assert "Positive reference (same_modality)" in table
     assert (root / "figures" / "grid_heatmap.html").is_file()
+
+
+def test_a_grid_with_settings_runs_each_in_its_own_folder_and_starts_pretrained_targets_from_their_own_encoder(
+    tmp_path,
+):
+    config = load_config(GridConfig, None, [
+        f"output_dir={tmp_path}", "name=grid", *COMMON,
+        "grid.modalities={image: {data.dataset: mnist, model.modality: image}, "
+        "audio: {data.dataset: spoken_digits, model.modality: audio}}",
+        "grid.settings={from_scratch_tune: {}, pretrained_tune: {finetune.start: pretrained, finetune.init: own}}",
+        "compare.arms={baseline: {}, m2pt: {aux: [paired]}, same_modality: {aux: [own]}}",
+    ])  # fmt: skip
+    result = grid_settings(config)
+    root = tmp_path / "grid"
+    assert set(result) == {"from_scratch_tune", "pretrained_tune"}
+    assert set(result["pretrained_tune"]) == {("image", "audio"), ("audio", "image")}
+    baseline = RunDir(root / "pretrained_tune" / "image__shared" / "baseline" / "seed0", writer=False).config()
+    assert baseline["finetune"]["init"] == str(root / "aux" / "image" / RunDir.ENCODER)
+    scratch = RunDir(root / "from_scratch_tune" / "audio__image" / "m2pt" / "seed0", writer=False).config()
+    assert scratch["finetune"]["init"] is None and scratch["pathway"]["aux"] == [
+        str(root / "aux" / "image" / RunDir.ENCODER)
+    ]
+    assert (root / "pretrained_tune" / "grid.md").is_file() and (root / "from_scratch_tune" / "figures").is_dir()
+    table = (root / "grid.md").read_text()
+    assert "## from_scratch_tune" in table and "## pretrained_tune" in table and table.count("| image | audio |") == 2
+    assert (
+        "## Transfer efficiency" in table and "- image (from_scratch_tune / pretrained_tune): same_modality:" in table
+    )
 
 
 def test_compare_writes_a_paired_table_and_reuses_finished_runs(tmp_path, capsys):
