@@ -36,7 +36,10 @@ def test_an_auxiliary_of_the_targets_own_trained_weights_beats_a_random_control(
     assert all(gain > 0.08 for gain in gains.values()), gains  # the known answer, on every seed (measured: 14-21)
     assert found.versus("own", "random").low > 0
     report = (tmp_path / "calibration" / RunDir.REPORT).read_text()
-    assert "Positive reference (own) beyond the best control" in report and "this setup detects a helpful auxiliary." in report
+    assert (
+        "Positive reference (own) beyond the best control" in report
+        and "this setup detects a helpful auxiliary." in report
+    )
 
 
 def test_a_supervised_auxiliary_may_start_from_another_and_is_cached_by_its_inits_content(tmp_path, cache):
