@@ -196,21 +196,22 @@ def write_report(root: RunDir, config: ExperimentConfig, comparisons: dict[str, 
                  transfers: Sequence[tuple[str, str, TransferEfficiency]] = (), correction: str = "holm") -> Path:  # fmt: skip
     lines = [f"# Experiment {root.path.name}", "",
              f"Target: {config.model.modality} ({config.data.dataset}), model {config.model.size}; "
-             f"seeds {_seeds(config, comparisons)}; {config.epochs} epochs per run.",
+             f"seeds {_seeds(comparisons)}; {config.epochs} epochs per run.",
              "Auxiliaries: " + (", ".join(f"{n} ({p})" for n, p in encoders.items()) or "none"), ""]  # fmt: skip
     adjusted = headline_tests(comparisons, correction)
     if adjusted:
         tested = sum(not math.isnan(a.p) for a in adjusted.values())
-        lines += [f"Each verdict's main claim (a pathway or positive reference beyond its setting's best control, or "
-                  f"vs the baseline without controls) is a paired t-test; the {tested} such tests of this report are {CORRECTION_NAMES[correction]}"
+        lines += [f"Each verdict's main claim (a pathway beyond its setting's best control, or vs the baseline "
+                  f"without controls) is a paired t-test; the {tested} such tests of this report are {CORRECTION_NAMES[correction]}"
                   f"-adjusted as one family (controlling {CORRECTION_CONTROLS[correction]} at 5%), and a finding needs "
-                  "an adjusted p below 0.05. Intervals are per comparison, unadjusted. Minimum detectable effects: 80% "
+                  "an adjusted p below 0.05. A positive reference checks the instrument on a known answer: it passes "
+                  "when its paired 95% interval beyond the best control excludes zero (unadjusted: it is not a claim). "
+                  "Intervals are per comparison, unadjusted. Minimum detectable effects: 80% "
                   "power, 5% two-sided per test, from the observed spread of the paired differences.", ""]  # fmt: skip
     for setting, comparison in comparisons.items():
         lines += [f"## {setting}", "", comparison.markdown(), ""]
         lines += [comparison.verdict(arm, adjusted=adjusted.get((setting, arm))) + "\n" for arm in comparison.pathways]
-        positive = next(iter(comparison.positive_references), None)
-        if sensitivity := comparison.sensitivity(adjusted=adjusted.get((setting, positive))):
+        if sensitivity := comparison.sensitivity():
             lines += [sensitivity, ""]
     if transfers:
         lines += ["## Transfer efficiency", "",
@@ -227,11 +228,11 @@ def write_report(root: RunDir, config: ExperimentConfig, comparisons: dict[str, 
     return root.write_text(RunDir.REPORT, "\n".join(lines))
 
 
-def _seeds(config: ExperimentConfig, comparisons: dict[str, Comparison]) -> str:
-    """The seeds of the report: the config's, or each setting's where they differ."""
+def _seeds(comparisons: dict[str, Comparison]) -> str:
+    """The seeds of the report: once when every setting ran the same, else each setting's."""
     used = {
         setting: sorted({seed for scores in c.scores.values() for seed in scores}) for setting, c in comparisons.items()
     }
-    if all(seeds == sorted(config.compare.seeds) for seeds in used.values()):
-        return str(config.compare.seeds)
+    if len({tuple(seeds) for seeds in used.values()}) <= 1:
+        return str(next(iter(used.values()), []))
     return ", ".join(f"{setting} {seeds}" for setting, seeds in used.items())
