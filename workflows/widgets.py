@@ -49,12 +49,12 @@ class RunLauncher:
         self,
         output_dir: str | Path = "runs/widgets",
         *,
-        small: bool = True,
+        size: str = "small",
         background: bool = True,
         poll_seconds: float = 1.0,
     ) -> None:
         self.output_dir = Path(output_dir)
-        self.small, self.background, self.poll_seconds = small, background, poll_seconds
+        self.size, self.background, self.poll_seconds = size, background, poll_seconds
         self.target = widgets.Dropdown(options=MODALITIES, value="image", description="target")
         self.aux = widgets.Dropdown(options=AUXILIARIES, value="audio", description="auxiliary")
         self.setting = widgets.Dropdown(options=list(SETTINGS), value="from_scratch_tune", description="setting")
@@ -62,7 +62,7 @@ class RunLauncher:
         self.lambda_init = widgets.Dropdown(
             options=[(f"{v:g}", v) for v in LAMBDA_INITS], value=0.0, description="λ init"
         )
-        self.epochs = widgets.BoundedIntText(value=budget(small).epochs, min=1, max=10_000, description="epochs")
+        self.epochs = widgets.BoundedIntText(value=budget(size).epochs, min=1, max=10_000, description="epochs")
         self.button = widgets.Button(description="Launch", button_style="primary")
         self.status = widgets.HTML("choose, then launch")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="epochs")
@@ -108,7 +108,7 @@ class RunLauncher:
             changes |= Arm.parse(aux, {"aux": [spec], "set": pathway}).overrides()
         if SETTINGS[setting].start == "pretrained":
             changes["finetune.init"] = str(self._encoder(target))
-        config = run_config(target, small=self.small, output_dir=self.output_dir, name=f"{stem}_{n}")
+        config = run_config(target, size=self.size, output_dir=self.output_dir, name=f"{stem}_{n}")
         return apply_overrides(config, changes)
 
     def on_finished(self, callback: Callable[[Path], None]) -> None:
@@ -162,10 +162,10 @@ class RunLauncher:
         if SETTINGS[self.setting.value].start == "pretrained":
             needed.add(self.target.value)
         for modality in sorted(needed):
-            encoder = pretrain_config(modality, small=self.small, output_dir=self.output_dir)
+            encoder = pretrain_config(modality, size=self.size, output_dir=self.output_dir)
             self.watched, self.watched_epochs = encoder.path(), encoder.epochs
             self.status.value = f"pretraining the {modality} encoder (reused once it exists) …"
-            pretrained_encoder(modality, self.output_dir, small=self.small)
+            pretrained_encoder(modality, self.output_dir, size=self.size)
             self.refresh()  # its last epochs, before the next run is watched
         self.watched, self.watched_epochs = config.path(), config.epochs
         self.status.value = f"fine-tuning {config.name} …"
@@ -214,7 +214,7 @@ class RunLauncher:
 
     def _encoder(self, modality: str) -> Path:
         return RunDir(
-            pretrain_config(modality, small=self.small, output_dir=self.output_dir).path(), writer=False
+            pretrain_config(modality, size=self.size, output_dir=self.output_dir).path(), writer=False
         ).encoder
 
 

@@ -15,11 +15,11 @@ SETTING = "from_scratch_tune"  # the experiment's one setting (the default)
 # free up, which shares long tests evenly only at the end.
 LONGEST_FIRST = [
     "06_analysis",
-    "04_point",
-    "05_video",
     "02_image",
-    "08_dense_tasks",
+    "05_video",
+    "04_point",
     "03_audio",
+    "08_dense_tasks",
     "01_quickstart",
     "07_widgets",
 ]
@@ -44,7 +44,7 @@ def experiment_run(tmp_path_factory) -> Path:
     """A small ``experiment`` run: an image target, an audio auxiliary pretrained for 2 epochs (encoders
     of epochs 1 and 2), arms baseline / m2pt / random / shuffled over seeds 0 and 1, 2 epochs each."""
     out = tmp_path_factory.mktemp("runs")
-    experiment(presets.experiment_config(TARGET, AUX, small=True, output_dir=out, name="exp"))
+    experiment(presets.experiment_config(TARGET, AUX, size="small", output_dir=out, name="exp"))
     return out / "exp"
 
 

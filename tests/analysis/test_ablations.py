@@ -49,7 +49,7 @@ def test_ablation_runs_through_the_trainer(tmp_path, aux_encoder):
     """λ fixed at 0 computes the baseline's function: it must match the baseline exactly; a trained λ
     does not. Re-parameterizing fc1 alone touches only fc1."""
     arms = lambda_arms(str(aux_encoder), inits=(0.0,)) | {"layers_fc1": layer_arms(str(aux_encoder))["layers_fc1"]}
-    comparison = run_arms("ablation", arms, run_config("image", small=True, output_dir=tmp_path), seeds=[0])
+    comparison = run_arms("ablation", arms, run_config("image", size="small", output_dir=tmp_path), seeds=[0])
     assert list(comparison.scores) == ["baseline", "init0_trained", "init0_fixed", "layers_fc1"]
 
     def final(arm):

@@ -37,7 +37,7 @@ def test_paired_blocks_recovers_the_block_map(block_map, pairing):
 
 def test_trained_runs_carry_the_blocks_their_order_names(tmp_path, aux_encoder):
     """Reversed order pairs target block i with auxiliary block depth-1-i, also after training."""
-    config = run_config("image", small=True, output_dir=tmp_path)
+    config = run_config("image", size="small", output_dir=tmp_path)
     comparison = run_arms("order", block_order_arms(str(aux_encoder), depth=3), config, seeds=[0])
     assert list(comparison.scores) == ["baseline", "identity", "reversed", "permuted"]
     pairings = {"identity": [0, 1, 2], "reversed": [2, 1, 0], "permuted": random_permutation(3)}
