@@ -167,17 +167,28 @@ def run_arms(name: str, arms: dict[str, Any], base: FinetuneRun, seeds: Sequence
     return compare(compare_config(base, name, arms, seeds))
 
 
+OWN = "own"  # the per-seed positive reference of experiment_config: the target's own trained weights
+
+
 def experiment_config(
-    target: str, aux: str, *, size: str, output_dir: str | Path, name: str, controls: tuple[str, ...] = CONTROLS
-) -> ExperimentConfig:
+    target: str, aux: str, *, size: str, output_dir: str | Path, name: str, controls: tuple[str, ...] = CONTROLS,
+    own_reference: bool = False,
+) -> ExperimentConfig:  # fmt: skip
     """The ``experiment`` workflow for ``target`` with an auxiliary pretrained on ``aux``'s data: arms
     baseline, m2pt and ``controls``, from scratch, in the budget's setting (its one setting), over
-    the budget's seeds."""
+    the budget's seeds. With ``own_reference``, also the positive reference ``own``: per seed, a
+    classifier trained from that seed's own initial weights for twice the budget's epochs (an
+    auxiliary known to carry the task's knowledge, which a working setup must see)."""
     b = budget(size)
     base = run_config(target, size=size, output_dir=output_dir, name=name)
+    auxiliaries: dict[str, Any] = {aux: pretrain_changes(aux, size=size)}
+    arms = control_arms(aux, controls)
+    if own_reference:
+        auxiliaries[OWN] = {"stage": "finetune", "per_seed": True, "finetune.mode": "tune", "epochs": 2 * b.epochs}
+        arms[OWN] = {"aux": [OWN], "role": "positive_reference"}
     return project(base, ExperimentConfig, {
-        "experiment.auxiliaries": {aux: pretrain_changes(aux, size=size)},
+        "experiment.auxiliaries": auxiliaries,
         "experiment.settings": {b.setting: {}},  # the base is in it already
-        "compare.arms": control_arms(aux, controls),
+        "compare.arms": arms,
         "compare.seeds": list(b.seeds),
     })  # fmt: skip
