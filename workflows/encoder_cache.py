@@ -1,8 +1,8 @@
 """Pretrained encoders cached like datasets, so a second experiment or grid reuses them.
 
 A cached encoder is the finished run (a pretraining run, or the fine-tuning run of a supervised
-auxiliary) in ``$M2PT_CACHE/encoders/<key>/``, where ``key`` hashes the run's stage and config without where it goes (``name``, ``output_dir``) and without what leaves
-its weights alone (:data:`NOT_WEIGHTS`: how it logs and shows progress, its threads, device and
+auxiliary) in ``$M2PT_CACHE/encoders/<key>/``, where ``key`` hashes the run's stage and config
+without where it goes (``name``, ``output_dir``) and without what leaves its weights alone (:data:`NOT_WEIGHTS`: how it logs and shows progress, its threads, device and
 data-loading workers); any other change is a new key, so a stale encoder is never served. A run
 being trained lives in ``encoders/.partial/<key>/`` (resumed there when interrupted) and is
 renamed to ``<key>/`` once finished, so ``<key>/`` is always whole. An experiment's
@@ -54,6 +54,14 @@ def cache_key(config: AuxiliaryRun) -> str:
 def _file_digest(path: Path) -> str:
     if not path.is_file():
         raise ConfigError(f"finetune.init: {path} is not a file")
+    stat = path.stat()
+    return _content_digest(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _content_digest(path: Path, size: int, mtime_ns: int) -> str:
+    """The sha256 of a file, read once per (path, size, modification time): a run's key is asked for
+    several times, and an init checkpoint may be large."""
     with path.open("rb") as file:
         return hashlib.file_digest(file, "sha256").hexdigest()
 

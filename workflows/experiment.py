@@ -47,15 +47,16 @@ def experiment(config: ExperimentConfig) -> dict[str, Comparison]:
         )  # fmt: skip
         for setting, changes in config.experiment.settings.items()
     }
+    for setting, sub in subs.items():
+        if config.experiment.auxiliaries.get(sub.finetune.init, {}).get("per_seed"):
+            raise ConfigError(f"experiment.settings.{setting}: finetune.init names the per_seed auxiliary "
+                              f"{sub.finetune.init!r}; a setting starts every seed from one checkpoint")  # fmt: skip
     seeds = sorted({seed for sub in subs.values() for seed in sub.compare.seeds})
     trained = train_auxiliaries(config, root, config.experiment.auxiliaries, seeds)
     encoders = trained.names()
     jobs, arms = {}, {}
     for setting, sub in subs.items():
         init = sub.finetune.init  # may name an auxiliary: a target initialised from it
-        if init in trained.by_seed.get(seeds[0], {}):
-            raise ConfigError(f"experiment.settings.{setting}: finetune.init names the per_seed auxiliary {init!r}; "
-                              "a setting starts every seed from one checkpoint")  # fmt: skip
         subs[setting] = sub = apply_overrides(sub, {"finetune.init": encoders.get(init, init)}) if init else sub
         arms[setting] = {name: arm.resolve(encoders) for name, arm in parse_arms(sub.compare.arms).items()}
         jobs[setting] = arm_jobs(sub, arms[setting], sub.path(), seed_names=trained.names)
@@ -74,7 +75,8 @@ def experiment(config: ExperimentConfig) -> dict[str, Comparison]:
             merged = run_stage("merge", MergeConfig(source=str(source)))
     figures = experiment_figures(root.path)
     transfers = transfer_efficiencies(subs, arms, comparisons)
-    per_seed = {name: f"{path} and one per other seed" for name, path in trained.by_seed.get(seeds[0], {}).items()}
+    first_seed = next(iter(trained.by_seed.values()), {})
+    per_seed = {name: f"{path} and one per other seed" for name, path in first_seed.items()}
     write_report(root, config, comparisons, encoders | per_seed, merged, figures, transfers)
     return comparisons
 

@@ -114,3 +114,12 @@ def test_a_setting_may_run_its_own_arms(tmp_path, cache):
         "experiment.settings": {"tune": {}, "fix": {**FIX, "compare.arms": {"baseline": {}}}}}))  # fmt: skip
     assert sorted(found["tune"].scores) == ["baseline", "random"] and sorted(found["fix"].scores) == ["baseline"]
     assert isinstance(found["fix"], Comparison)
+
+
+def test_a_setting_may_not_start_from_a_per_seed_auxiliary(tmp_path, cache):
+    with pytest.raises(ConfigError, match="names the per_seed auxiliary 'own'"):
+        experiment(config(tmp_path, "init_per_seed", **{
+            "experiment.auxiliaries": {"own": {**OWN, "per_seed": True}}, "compare.seeds": [0],
+            "experiment.settings": {"pretrained_tune": {"finetune.start": "pretrained", "finetune.init": "own"}},
+            "compare.arms": {"baseline": {}}}))  # fmt: skip
+    assert not (tmp_path / "init_per_seed" / "aux").exists()  # refused before anything trained
