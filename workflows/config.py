@@ -69,13 +69,18 @@ class GridOptions:
     encoder pretrained on ``shapes`` for a part-segmentation target on ``part_shapes``, whose
     labelled items a masked autoencoder does not read). In the arms, the auxiliary ``paired`` is
     the pair's auxiliary encoder and ``own`` the target modality's own (a same-modality reference).
-    Arms that do not use ``paired`` do not depend on the pair: they run once per target and are
-    shared. A target's task is its dataset's (or ``task.name`` in its overrides): each pair is
-    scored by its target's metric."""
+    ``references[r]`` is one more auxiliary trained for every modality, with ``modalities[m]`` and
+    then ``references[r]`` (as an experiment's auxiliary: e.g. ``stage: finetune`` for a classifier,
+    ``finetune.init: own`` to start it from ``m``'s encoder, ``per_seed: true``); in the arms, ``r``
+    is the target's own (a positive reference known to carry its task's knowledge). Arms that do
+    not use ``paired`` do not depend on the pair: they run once per target and are shared. A
+    target's task is its dataset's (or ``task.name`` in its overrides): each pair is scored by its
+    target's metric."""
 
     modalities: dict[str, dict[str, Any]] = field(default_factory=dict)
     pretrain: dict[str, Any] = field(default_factory=dict)
     pretrain_by_modality: dict[str, dict[str, Any]] = field(default_factory=dict)
+    references: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> overrides (+ stage, per_seed)
     # name -> overrides, each a grid in <grid>/<name>/ ({} : one grid at the root); finetune.init may be "own"
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 

@@ -7,7 +7,8 @@
    (the baseline, the random control, a same-modality reference) do not depend on the pair: they
    run once per target in ``<grid>/<target>__shared/`` and every pair of that target links to
    them, so they cost one run per seed instead of one per pair. All runs go to the executor
-   together.
+   together. ``grid.references`` (e.g. a classifier of each target's own task, the positive
+   reference) are trained per modality in step 1 and named in the arms like ``own``.
 3. ``grid.md`` and ``figures/grid_heatmap.html`` (:func:`analysis.grid.write_grid_report`, which
    re-reads and re-plots a grid from its run folders alone).
 
@@ -16,6 +17,7 @@ With ``grid.settings`` (e.g. from scratch and the paper's pretrained setting, wh
 per setting in ``<grid>/<setting>/``, itself a grid folder, and ``<grid>/grid.md`` gathers them.
 """
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from workflows.arms import parse_arms
 from workflows.compare import arm_jobs, check_jobs, collect, write_workflow_files
 from workflows.config import CompareConfig, GridConfig
 from workflows.executors import execute
-from workflows.experiment import train_auxiliaries, transfer_arms
+from workflows.experiment import Auxiliaries, train_auxiliaries, transfer_arms
 
 PAIRED, OWN = "paired", "own"  # the auxiliary names a grid's arms may use
 
@@ -48,15 +50,24 @@ def grid_settings(config: GridConfig) -> dict[str, dict[tuple[str, str], Compari
     unknown = set(config.grid.pretrain_by_modality) - set(modalities)
     if unknown:
         raise ConfigError(f"grid.pretrain_by_modality names {sorted(unknown)}, which grid.modalities does not have")
+    clash = set(config.grid.references) & {PAIRED, OWN, *modalities}
+    if clash:
+        raise ConfigError(f"grid.references names {sorted(clash)}: a reference is named unlike the modalities, "
+                          f"{PAIRED!r} and {OWN!r}")  # fmt: skip
     seeds = {seed for changes in config.grid.settings.values() for seed in changes.get("compare.seeds", [])}
-    encoders = train_auxiliaries(config, root, {
+    encoders = {
         name: {**changes, **config.grid.pretrain, **config.grid.pretrain_by_modality.get(name, {})}
         for name, changes in modalities.items()
-    }, sorted(seeds | set(config.compare.seeds))).files  # fmt: skip
+    }
+    references = {
+        reference_name(modality, name): {**changes, **own_init(reference, modality)}
+        for modality, changes in modalities.items() for name, reference in config.grid.references.items()
+    }  # fmt: skip
+    trained = train_auxiliaries(config, root, encoders | references, sorted(seeds | set(config.compare.seeds)))
     settings = config.grid.settings or {"": {}}
     folders = {setting: root.path / setting if setting else root.path for setting in settings}
     pairs = {
-        setting: setting_pairs(config, folders[setting], changes, encoders) for setting, changes in settings.items()
+        setting: setting_pairs(config, folders[setting], changes, trained) for setting, changes in settings.items()
     }
     every = [job for one in pairs.values() for _, _, jobs in one.values() for seeds in jobs.values() for job in seeds]
     unique = {job.config.path(): job for job in every}
@@ -93,14 +104,15 @@ def grid_transfers(pairs, results) -> list[tuple[str, str, str, TransferEfficien
     return found
 
 
-def setting_pairs(config: GridConfig, folder: Path, setting: dict[str, Any], encoders: dict[str, str]):
+def setting_pairs(config: GridConfig, folder: Path, setting: dict[str, Any], trained: Auxiliaries):
     """Per ordered pair of one setting (its overrides ``setting``, in ``folder``): the pair's comparison
     config, its resolved arms and their jobs; the pair folders link to the target's shared arms."""
     found = {}
     for target, changes in config.grid.modalities.items():
-        names = {OWN: encoders[target]}
+        names = own_names(config, trained, target)
         init = setting.get("finetune.init")  # may be "own": the target's own encoder
         resolved_setting = {**setting, "finetune.init": names.get(init, init)} if init else setting
+        per_seed = functools.partial(own_names, config, trained, target)  # per_seed references
         for aux in config.grid.modalities:
             if aux == target:
                 continue
@@ -108,13 +120,34 @@ def setting_pairs(config: GridConfig, folder: Path, setting: dict[str, Any], enc
             sub = apply_overrides(project(config, CompareConfig), {
                 **changes, **resolved_setting, "output_dir": str(folder), "name": pair.name})  # fmt: skip
             arms = parse_arms(sub.compare.arms)  # a setting may run its own
-            resolved = {name: arm.resolve({PAIRED: encoders[aux], **names}) for name, arm in arms.items()}
+            resolved = {name: arm.resolve({PAIRED: trained.files[aux], **names}) for name, arm in arms.items()}
             shared = {
                 name: folder / RunDir.shared_name(target) / name for name, a in arms.items() if not a.uses(PAIRED)
             }
-            found[target, aux] = (sub, resolved, arm_jobs(sub, resolved, pair, shared))
+            found[target, aux] = (sub, resolved, arm_jobs(sub, resolved, pair, shared, seed_names=per_seed))
             check_jobs(found[target, aux][2])
             link_shared_arms(pair, shared)
+    return found
+
+
+def reference_name(modality: str, reference: str) -> str:
+    """The auxiliary name of ``modality``'s reference ``reference`` (of ``grid.references``)."""
+    return f"{modality}.{reference}"
+
+
+def own_init(reference: dict[str, Any], modality: str) -> dict[str, Any]:
+    """A reference's overrides with ``finetune.init: own`` made ``modality``'s encoder."""
+    return {**reference, "finetune.init": modality} if reference.get("finetune.init") == OWN else reference
+
+
+def own_names(config: GridConfig, trained: Auxiliaries, target: str, seed: int | None = None) -> dict[str, str]:
+    """The checkpoints that ``own`` and each reference name stand for in ``target``'s arms: in the runs of
+    ``seed``, or, without, those that every seed shares."""
+    names = trained.names(seed)
+    found = {OWN: names[target]}
+    for reference in config.grid.references:
+        if reference_name(target, reference) in names:
+            found[reference] = names[reference_name(target, reference)]
     return found
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.grid import corrected, grid_heatmap, grid_markdown, load_grid, pair_name
+from analysis.grid import corrected, grid_heatmap, grid_markdown, load_grid, pair_name, reference_markdown
 from m2pt.comparison import Comparison
 from m2pt.stats import format_p, minimum_detectable_effect
 from m2pt.vocabulary import ArmRole
@@ -89,3 +89,25 @@ def test_the_heatmap_and_table_mark_only_corrected_findings(grid_folder):
     assert table.count(" * |") == 2  # image/point beyond its control, audio/image vs its baseline (no control)
     with pytest.raises(ValueError, match="unknown multiple-comparison correction"):
         grid_markdown(grid, correction="none")
+
+
+def test_the_positive_reference_is_checked_against_the_strongest_control_of_any_of_the_targets_pairs():
+    base = {0: 0.50, 1: 0.60, 2: 0.70}
+    shifted = lambda gain, wobble=0.0: {s: v + gain + wobble * (s - 1) for s, v in base.items()}  # noqa: E731
+    roles = {"random": CONTROL, "norm_matched": CONTROL, "trained": ArmRole.POSITIVE_REFERENCE}
+
+    def pair(norm_matched_gain, reference_gain):
+        scores = {"baseline": base, "m2pt": shifted(0.01), "random": shifted(0.01),
+                  "norm_matched": shifted(norm_matched_gain), "trained": shifted(reference_gain, 0.005)}  # fmt: skip
+        return Comparison(scores, roles=roles)
+
+    # image's reference clears the weak pair's control but not the strong one's; audio's clears both
+    comparisons = {("image", "audio"): pair(0.0, 0.06), ("image", "point"): pair(0.059, 0.06),
+                   ("audio", "image"): pair(0.0, 0.10), ("audio", "point"): pair(0.02, 0.10)}  # fmt: skip
+    table = reference_markdown(comparisons)
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines() if line.startswith("| ")}
+    assert "norm_matched" in rows["image"] and "| no: at this size" in rows["image"]
+    assert "+0.10 [" in rows["image"]  # beyond the strongest control: 0.06 - 0.059 (in points)
+    assert "norm_matched" in rows["audio"] and rows["audio"].endswith("| yes |")
+    assert "+8.00 [" in rows["audio"]  # 0.10 - 0.02
+    assert reference_markdown({("image", "audio"): Comparison({"baseline": base, "random": base})}) == ""

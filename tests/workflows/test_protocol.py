@@ -9,7 +9,7 @@ import yaml
 
 from m2pt.comparison import Comparison
 from m2pt.run_dir import RunDir
-from m2pt.train.config import FinetuneRun, load_config
+from m2pt.train.config import ConfigError, FinetuneRun, load_config
 from m2pt.vocabulary import ArmRole
 from workflows import run_workflow
 from workflows.__main__ import main as cli
@@ -73,8 +73,40 @@ def test_grid_runs_every_ordered_pair_and_shares_pair_independent_arms(tmp_path)
     assert comparison.controls == ["random"] and comparison.positive_references == ["same_modality"]
     table = (root / "grid.md").read_text()
     assert "| image | audio |" in table and "| audio | image |" in table and "random" in table
-    assert "Positive reference (same_modality)" in table
+    assert "Positive reference (same_modality): can this grid see a helpful auxiliary?" in table
+    assert "| image | " in table.split("Positive reference")[1] and "| random |" in table.split("Positive reference")[1]
     assert (root / "figures" / "grid_heatmap.html").is_file()
+
+
+def test_grid_references_are_trained_per_modality_and_stand_for_the_targets_own(tmp_path):
+    config = load_config(GridConfig, None, [
+        f"output_dir={tmp_path}", "name=grid", *COMMON,
+        "grid.modalities={image: {data.dataset: mnist, model.modality: image}, "
+        "audio: {data.dataset: spoken_digits, model.modality: audio}}",
+        "grid.references={trained: {stage: finetune, per_seed: true}, "
+        "supervised: {stage: finetune, finetune.start: pretrained, finetune.init: own}}",
+        "compare.arms={baseline: {}, m2pt: {aux: [paired]}, random: {aux: [random]}, "
+        "trained: {aux: [trained], role: positive_reference}, supervised: {aux: [supervised]}}",
+    ])  # fmt: skip
+    grid_settings(config)
+    root = tmp_path / "grid"
+    aux = root / "aux"
+    supervised = RunDir(aux / "audio.supervised", writer=False).config()
+    assert supervised["finetune"]["init"] == str(aux / "audio" / RunDir.ENCODER)  # `own`: audio's own encoder
+    assert supervised["data"]["dataset"] == "spoken_digits"
+    for seed in (0, 1):  # per seed: the target's own trained weights, from that seed's initial weights
+        trained = RunDir(aux / "image.trained" / RunDir.seed_name(seed), writer=False).config()
+        assert trained["seed"] == seed and trained["data"]["dataset"] == "mnist"
+        run = RunDir(root / "image__shared" / "trained" / RunDir.seed_name(seed), writer=False).config()
+        [weights] = run["pathway"]["aux"]
+        assert weights.startswith(str(aux / "image.trained" / RunDir.seed_name(seed)) + os.sep)
+    [weights] = RunDir(root / "audio__shared" / "supervised" / "seed0", writer=False).config()["pathway"]["aux"]
+    assert weights.startswith(str(aux / "audio.supervised") + os.sep)
+    assert (root / "image__audio" / "trained").is_symlink()
+    assert "Positive reference (trained)" in (root / "grid.md").read_text()
+    config.grid.references = {"own": {"stage": "finetune"}}
+    with pytest.raises(ConfigError, match="grid.references names"):
+        grid_settings(config)
 
 
 def test_a_grid_with_settings_runs_each_in_its_own_folder_and_starts_pretrained_targets_from_their_own_encoder(
