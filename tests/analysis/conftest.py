@@ -14,11 +14,11 @@ SETTING = "from_scratch_tune"  # the experiment's one setting (the default)
 # hands its workers the first tests in contiguous chunks, then the rest one by one as workers
 # free up, which shares long tests evenly only at the end.
 LONGEST_FIRST = [
-    "06_analysis",
-    "02_image",
-    "05_video",
     "04_point",
+    "06_analysis",
     "03_audio",
+    "05_video",
+    "02_image",
     "08_dense_tasks",
     "01_quickstart",
     "07_widgets",

@@ -54,3 +54,17 @@ def test_pretrained_encoder_is_reused(experiment_run):
     before = encoder.stat().st_mtime_ns
     assert presets.pretrained_encoder("audio", experiment_run, size="small") == encoder
     assert encoder.stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("target", sorted(presets.DEMO_BY_TARGET))
+def test_demo_sizes_of_the_other_targets_show_the_own_reference(target, tmp_path):
+    b = presets.DEMO_BY_TARGET[target]
+    assert presets.budget(f"demo_{target}") is b
+    config = presets.experiment_config(target, "image", size=f"demo_{target}", output_dir=tmp_path, name="e",
+                                       own_reference=True)  # fmt: skip
+    assert config.optim.lr == b.lr and config.epochs == b.epochs and config.data.batch_size == b.batch_size
+    assert list(config.experiment.settings) == [b.setting] and config.compare.seeds == list(b.seeds)
+    own = config.experiment.auxiliaries[presets.OWN]
+    assert own["per_seed"] and own["finetune.mode"] == "tune" and own["epochs"] == (b.own_epochs or 2 * b.epochs)
+    assert config.compare.arms[presets.OWN] == {"aux": [presets.OWN], "role": "positive_reference"}
+    assert presets.pretrain_config("image", size=f"demo_{target}", output_dir=tmp_path).optim.lr == b.lr
