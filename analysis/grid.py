@@ -235,8 +235,11 @@ def write_grid_report(folder: str | Path, arm: str | None = None, correction: st
 
     run = RunDir(folder)
     comparisons = pair_comparisons(folder)
-    grid = pair_effects(comparisons, arm)
     reference = reference_markdown(comparisons)
+    if arm is None and not any(c.pathways for c in comparisons.values()):  # e.g. a pilot of the shared arms
+        text = "No pair of this grid has a pathway arm: no pair table and no heatmap.\n"
+        return [run.write_text(RunDir.GRID_REPORT, text + (f"\n{reference}" if reference else ""))]
+    grid = pair_effects(comparisons, arm)
     text = grid_markdown(grid, correction=correction) + (f"\n{reference}" if reference else "")
     table = run.write_text(RunDir.GRID_REPORT, text)
     return [table, *save_figure(grid_heatmap(grid, correction=correction), run.figures / "grid_heatmap")]

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.grid import corrected, grid_heatmap, grid_markdown, load_grid, pair_name, reference_markdown
+from analysis.grid import (
+    corrected,
+    grid_heatmap,
+    grid_markdown,
+    load_grid,
+    pair_name,
+    reference_markdown,
+    write_grid_report,
+)
 from m2pt.comparison import Comparison
 from m2pt.stats import format_p, minimum_detectable_effect
 from m2pt.vocabulary import ArmRole
@@ -111,3 +119,15 @@ def test_the_positive_reference_is_checked_against_the_strongest_control_of_any_
     assert "norm_matched" in rows["audio"] and rows["audio"].endswith("| yes |")
     assert "+8.00 [" in rows["audio"]  # 0.10 - 0.02
     assert reference_markdown({("image", "audio"): Comparison({"baseline": base, "random": base})}) == ""
+
+
+def test_a_grid_without_pathway_arms_reports_its_positive_references_alone(tmp_path):
+    base = {0: 0.50, 1: 0.60, 2: 0.70}
+    scores = {"baseline": base, "random": base, "trained": {s: v + 0.2 + 0.01 * s for s, v in base.items()}}
+    roles = {"random": CONTROL, "trained": ArmRole.POSITIVE_REFERENCE}
+    for target, aux in (("image", "audio"), ("audio", "image")):
+        Comparison(scores, roles=roles).save(tmp_path / pair_name(target, aux))
+    [table] = write_grid_report(tmp_path)
+    text = table.read_text()
+    assert text.startswith("No pair of this grid has a pathway arm") and "| image | " in text and "| yes |" in text
+    assert not (tmp_path / "figures").exists()
