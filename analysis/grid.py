@@ -205,16 +205,16 @@ def reference_markdown(comparisons: Mapping[tuple[str, str], Comparison], scale:
     controls of a pair with the paired encoder's norm differ), paired [95% CI]. A calibration check,
     not a claim: it passes when that interval excludes zero, unadjusted (as a main job's positive
     reference). Empty when no pair has one."""
-    found: dict[str, tuple[str, Comparison]] = {}  # target -> (reference, its pair with the strongest control)
+    checked: dict[str, list[Comparison]] = {}  # target -> its pairs with a positive reference and controls
     for (target, _), comparison in sorted(comparisons.items()):
-        control = comparison.best_control()
-        if not comparison.positive_references or control is None:
-            continue
-        strongest = found.get(target, (None, None))[1]
-        if strongest is None or comparison.summary(control).mean > strongest.summary(strongest.best_control()).mean:
-            found[target] = (comparison.positive_references[0], comparison)
-    if not found:
+        if comparison.positive_references and comparison.best_control():
+            checked.setdefault(target, []).append(comparison)
+    if not checked:
         return ""
+    strongest = {
+        target: max(pairs, key=lambda c: c.summary(c.best_control()).mean) for target, pairs in checked.items()
+    }
+    found = {target: (c.positive_references[0], c) for target, c in strongest.items()}
     names = sorted({arm for arm, _ in found.values()})
     lines = [f"Positive reference ({', '.join(names)}): can this grid see a helpful auxiliary?", "",
              "| target | Δ vs baseline [95% CI] | strongest control | Δ beyond it [95% CI] | detects a helpful "

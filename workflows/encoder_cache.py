@@ -2,8 +2,9 @@
 
 A cached encoder is the finished run (a pretraining run, or the fine-tuning run of a supervised
 auxiliary) in ``$M2PT_CACHE/encoders/<key>/``, where ``key`` hashes the run's stage and config
-without where it goes (``name``, ``output_dir``) and without what leaves its weights alone (:data:`NOT_WEIGHTS`: how it logs and shows progress, its threads, device and
-data-loading workers); any other change is a new key, so a stale encoder is never served. A run
+without where it goes (``name``, ``output_dir``) and without what leaves its weights alone
+(:data:`NOT_WEIGHTS`: how it logs and shows progress, its threads, device and data-loading
+workers); any other change is a new key, so a stale encoder is never served. A run
 being trained lives in ``encoders/.partial/<key>/`` (resumed there when interrupted) and is
 renamed to ``<key>/`` once finished, so ``<key>/`` is always whole. An experiment's
 ``aux/<name>/`` is a copy of its entry (hard links where the file system allows), made atomically

@@ -46,7 +46,6 @@ def grid_settings(config: GridConfig) -> dict[str, dict[tuple[str, str], Compari
     modalities = config.grid.modalities
     if len(modalities) < 2:
         raise ConfigError("grid.modalities needs at least two modalities")
-    root = write_workflow_files(config)
     unknown = set(config.grid.pretrain_by_modality) - set(modalities)
     if unknown:
         raise ConfigError(f"grid.pretrain_by_modality names {sorted(unknown)}, which grid.modalities does not have")
@@ -54,6 +53,7 @@ def grid_settings(config: GridConfig) -> dict[str, dict[tuple[str, str], Compari
     if clash:
         raise ConfigError(f"grid.references names {sorted(clash)}: a reference is named unlike the modalities, "
                           f"{PAIRED!r} and {OWN!r}")  # fmt: skip
+    root = write_workflow_files(config)
     seeds = {seed for changes in config.grid.settings.values() for seed in changes.get("compare.seeds", [])}
     encoders = {
         name: {**changes, **config.grid.pretrain, **config.grid.pretrain_by_modality.get(name, {})}
