@@ -20,7 +20,7 @@
 import contextlib
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ def experiment(config: ExperimentConfig) -> dict[str, Comparison]:
             raise ConfigError(f"experiment.settings.{setting}: finetune.init names the per_seed auxiliary "
                               f"{sub.finetune.init!r}; a setting starts every seed from one checkpoint")  # fmt: skip
     seeds = sorted({seed for sub in subs.values() for seed in sub.compare.seeds})
-    trained = train_auxiliaries(config, root, config.experiment.auxiliaries, seeds)
+    trained = train_auxiliaries(config, root, config.experiment.auxiliaries, seeds, seeds_using(subs))
     encoders = trained.names()
     jobs, arms = {}, {}
     for setting, sub in subs.items():
@@ -97,8 +97,18 @@ class Auxiliaries:
         return {**self.files, **self.by_seed.get(seed, {})} if seed is not None else dict(self.files)
 
 
+def seeds_using(settings: Mapping[str, CompareConfig]) -> dict[str, list[int]]:
+    """Per auxiliary source named in the settings' arms, the fine-tuning seeds of the settings that use it."""
+    found: dict[str, set[int]] = {}
+    for sub in settings.values():
+        for arm in parse_arms(sub.compare.arms).values():
+            for aux in arm.aux:
+                found.setdefault(aux.source, set()).update(sub.compare.seeds)
+    return {name: sorted(seeds) for name, seeds in found.items() if name is not None}
+
+
 def train_auxiliaries(config: Any, root: RunDir, auxiliaries: dict[str, dict[str, Any]],
-                      seeds: Sequence[int] = ()) -> Auxiliaries:  # fmt: skip
+                      seeds: Sequence[int] = (), needed: Mapping[str, Sequence[int]] | None = None) -> Auxiliaries:  # fmt: skip
     """Each named auxiliary encoder as the run ``<root>/aux/<name>``, copied from the encoder cache
     (:mod:`workflows.encoder_cache`: trained there first when missing).
 
@@ -109,8 +119,10 @@ def train_auxiliaries(config: Any, root: RunDir, auxiliaries: dict[str, dict[str
     trained with :data:`AUXILIARY_SEED` unless it sets ``seed``, which may not be one of the
     fine-tuning ``seeds`` (that target would start from the auxiliary's own initial weights), or,
     with ``per_seed: true``, once per fine-tuning seed with that seed, in ``<name>/seed<k>``: a
-    supervised auxiliary from scratch is then, for each seed, the target's own trained weights."""
-    runs = auxiliary_runs(config, auxiliaries, seeds)
+    supervised auxiliary from scratch is then, for each seed, the target's own trained weights. Given
+    ``needed`` (:func:`seeds_using`), a per_seed auxiliary is trained only for the seeds that use it
+    or an auxiliary started from it."""
+    runs = auxiliary_runs(config, auxiliaries, seeds, needed)
     names = {name for name, _ in runs}
     first = {key: run for key, run in runs.items() if _init_of(run) not in names}
     later = {key: run for key, run in runs.items() if key not in first}
@@ -132,9 +144,10 @@ def train_auxiliaries(config: Any, root: RunDir, auxiliaries: dict[str, dict[str
     return found
 
 
-def auxiliary_runs(config: Any, auxiliaries: dict[str, dict[str, Any]],
-                   seeds: Sequence[int]) -> dict[tuple[str, int | None], PretrainRun | FinetuneRun]:  # fmt: skip
-    """The run of each auxiliary (keyed ``(name, None)``), or of each seed's (``(name, seed)``, per_seed)."""
+def auxiliary_runs(config: Any, auxiliaries: dict[str, dict[str, Any]], seeds: Sequence[int],
+                   needed: Mapping[str, Sequence[int]] | None = None) -> dict[tuple[str, int | None], PretrainRun | FinetuneRun]:  # fmt: skip
+    """The run of each auxiliary (keyed ``(name, None)``), or of each seed's (``(name, seed)``, per_seed: each
+    of ``seeds``, or only those ``needed`` by it or by an auxiliary that starts from it)."""
     runs = {}
     for name, changes in auxiliaries.items():
         changes = dict(changes)
@@ -150,7 +163,13 @@ def auxiliary_runs(config: Any, auxiliaries: dict[str, dict[str, Any]],
                               "seed's target would start from the auxiliary's initial weights; give it another seed")  # fmt: skip
         for seed in seeds if per_seed else [None]:
             runs[name, seed] = project(config, AUXILIARY_STAGES[stage], changes | ({"seed": seed} if per_seed else {}))
-    return runs
+    if needed is None:
+        return runs
+    keep = {name: set(needed.get(name, ())) for name in auxiliaries}
+    for (name, seed), run in runs.items():  # an auxiliary starts from another: one level deep
+        if seed is not None and seed in keep[name] and _init_of(run) in keep:
+            keep[_init_of(run)].add(seed)
+    return {(name, seed): run for (name, seed), run in runs.items() if seed is None or seed in keep[name]}
 
 
 def _init_of(run: PretrainRun | FinetuneRun) -> str | None:

@@ -7,9 +7,9 @@ from m2pt.comparison import Comparison
 from m2pt.run_dir import RunDir
 from m2pt.train.config import ConfigError, FinetuneRun, apply_overrides, project
 from m2pt.vocabulary import ArmRole
-from workflows.config import ExperimentConfig
+from workflows.config import CompareConfig, ExperimentConfig
 from workflows.encoder_cache import cache_key
-from workflows.experiment import AUXILIARY_SEED, experiment, train_auxiliaries
+from workflows.experiment import AUXILIARY_SEED, auxiliary_runs, experiment, seeds_using, train_auxiliaries
 
 SMALL = {"data.dataset": "mnist", "data.train_limit": 400, "data.val_limit": 200, "data.batch_size": 32,
          "model.options.depth": 2, "epochs": 4, "log_every": 5, "threads": 1, "optim.lr": 0.002,
@@ -63,6 +63,24 @@ def test_a_supervised_auxiliary_may_start_from_another_and_is_cached_by_its_init
     assert cache_key(apply_overrides(supervised, {"finetune.init": str(copy)})) == cache_key(supervised)
     copy.write_bytes(copy.read_bytes()[:-8] + b"\0" * 8)
     assert cache_key(apply_overrides(supervised, {"finetune.init": str(copy)})) != cache_key(supervised)
+
+
+def test_a_per_seed_auxiliary_is_trained_only_for_the_seeds_of_the_settings_that_use_it():
+    own = {"aux": ["own"], "role": "positive_reference"}
+    found = config("/tmp", "needs", **{
+        "experiment.auxiliaries": {"base": {**OWN, "per_seed": True}, "image": {},
+                                   "own": {**OWN, "per_seed": True, **FROM_MAE, "finetune.init": "base"}},
+        "compare.seeds": [0, 1, 2], "compare.arms": {"baseline": {}},
+        "experiment.settings": {"tune": {}, "fix": {**FIX, "compare.seeds": [0, 1],
+                                "compare.arms": {"baseline": {}, "own": own, "m2pt": {"aux": ["image"]}}}}})  # fmt: skip
+    subs = {name: apply_overrides(project(found, CompareConfig), changes)
+            for name, changes in found.experiment.settings.items()}  # fmt: skip
+    needed = seeds_using(subs)
+    assert needed == {"own": [0, 1], "image": [0, 1]}
+    runs = auxiliary_runs(found, found.experiment.auxiliaries, [0, 1, 2], needed)
+    # base only where own, which starts from it, is needed; a shared auxiliary always
+    assert set(runs) == {("base", 0), ("base", 1), ("own", 0), ("own", 1), ("image", None)}
+    assert set(auxiliary_runs(found, found.experiment.auxiliaries, [0, 1, 2])) >= {("own", 2), ("base", 2)}
 
 
 def test_a_per_seed_auxiliary_is_each_seeds_own_and_others_never_share_a_fine_tuning_seed(tmp_path, cache):
