@@ -21,7 +21,7 @@ from data_tools.folder import READERS, FolderDataset, folder_dataset
 from data_tools.images import ImageReader, image_stats, load_image
 from data_tools.loader import make_loader
 from data_tools.points import PointReader, augment_points, load_points, normalize_points, resample
-from data_tools.registry import DatasetInfo, LayoutInfo, build_dataset, dataset_dir, list_datasets
+from data_tools.registry import DatasetInfo, LayoutInfo, build_dataset, dataset_dir, dataset_version, list_datasets
 from data_tools.segmentation_folder import SegmentationFolder, load_mask
 from data_tools.shapenet_part import SHAPENET_PART_IDS, ShapeNetPartDataset
 from data_tools.video import ClipReader, available_backends, load_clip, normalize_clip, write_video
@@ -48,6 +48,7 @@ __all__ = [
     "build_dataset",
     "cache_root",
     "dataset_dir",
+    "dataset_version",
     "fbank",
     "folder_dataset",
     "image_stats",

@@ -131,8 +131,11 @@ def _open3d_columns(path: Path, features: Sequence[Feature], mesh_points: int) -
     return columns
 
 
-def sample_mesh(mesh: o3d.geometry.TriangleMesh, num_points: int) -> o3d.geometry.PointCloud:
-    """`num_points` points spread uniformly over the mesh surface, with the faces' normals."""
+def sample_mesh(mesh: o3d.geometry.TriangleMesh, num_points: int, seed: int | None = None) -> o3d.geometry.PointCloud:
+    """`num_points` points spread uniformly over the mesh surface, with the faces' normals. open3d draws
+    them from a generator of its own: `seed` seeds it (the same points every time); None leaves it as it is."""
+    if seed is not None:
+        o3d.utility.random.seed(seed)
     mesh.compute_triangle_normals()
     return mesh.sample_points_uniformly(num_points, use_triangle_normal=True)
 

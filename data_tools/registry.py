@@ -121,6 +121,13 @@ def dataset_dir(name: str, size: str = "default", root: str | Path | None = None
     return build_once(cache / f"{name}-{size}-v{info.version}", build)
 
 
+def dataset_version(name: str) -> int | None:
+    """The build version of the built-in dataset `name` (its cache folder's `v<k>`: other data when it
+    changes); None for your own folder and upstream layouts."""
+    info = _REGISTRY.get(name)
+    return None if info is None else info.version
+
+
 def build_dataset(
     name: str,
     split: Split = "train",

@@ -4,7 +4,8 @@ A cached encoder is the finished run (a pretraining run, or the fine-tuning run 
 auxiliary) in ``$M2PT_CACHE/encoders/<key>/``, where ``key`` hashes the run's stage and config
 without where it goes (``name``, ``output_dir``) and without what leaves its weights alone
 (:data:`NOT_WEIGHTS`: how it logs and shows progress, its threads, device and data-loading
-workers); any other change is a new key, so a stale encoder is never served. A run
+workers), with the build version of its built-in dataset (a dataset built anew is other data);
+any other change is a new key, so a stale encoder is never served. A run
 being trained lives in ``encoders/.partial/<key>/`` (resumed there when interrupted) and is
 renamed to ``<key>/`` once finished, so ``<key>/`` is always whole. An experiment's
 ``aux/<name>/`` is a copy of its entry (hard links where the file system allows), made atomically
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from data_tools import dataset_version
 from data_tools.cache import build_once, cache_root
 from m2pt.run_dir import RunDir
 from m2pt.train.config import RESUMABLE, ConfigError, FinetuneRun, PretrainRun, apply_overrides, saved_config, to_dict
@@ -44,9 +46,12 @@ def weight_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def cache_key(config: AuxiliaryRun) -> str:
-    """The cache key of an auxiliary's run: a hash of its stage and :func:`weight_settings`, where the
-    checkpoint a fine-tuning run starts from counts by its content, not its path."""
+    """The cache key of an auxiliary's run: a hash of its stage, :func:`weight_settings` and the build
+    version of its built-in dataset, where the checkpoint a fine-tuning run starts from counts by its
+    content, not its path."""
     settings = {"stage": config.stage, **weight_settings(to_dict(config))}
+    if (version := dataset_version(config.data.dataset)) is not None:
+        settings["data"]["version"] = version  # a built-in dataset built anew is other data
     if isinstance(config, FinetuneRun) and config.finetune.init:
         settings["finetune"]["init"] = _file_digest(Path(config.finetune.init).expanduser())
     return _digest(json.dumps(settings, sort_keys=True).encode())

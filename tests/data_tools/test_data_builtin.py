@@ -59,6 +59,12 @@ def test_a_built_dataset_is_reused(cache):
     assert dataset_dir("shapes", "tiny", cache) == folder and (folder / "meta.json").stat().st_mtime_ns == stamp
 
 
+def test_a_generated_dataset_is_the_same_in_every_build(tmp_path):
+    first, second = (build_dataset("shapes", size="tiny", root=tmp_path / name) for name in ("a", "b"))
+    assert len(first) == len(second) == 80
+    assert all(torch.equal(first[i][0], second[i][0]) for i in range(0, 80, 7))
+
+
 def test_options_override_defaults(cache):
     points = build_dataset("shapes", size="tiny", root=cache, num_points=64, features=["normals"])
     assert points[0][0].shape == (64, 6)

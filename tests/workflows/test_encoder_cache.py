@@ -1,7 +1,11 @@
 """Pretrained encoders are cached like datasets: reused by a second workflow, rebuilt when their config changes."""
 
+import dataclasses
+
 import pytest
 
+from data_tools import dataset_version
+from data_tools.registry import _REGISTRY as REGISTRY
 from m2pt.run_dir import RunDir
 from m2pt.train.config import ConfigError, PretrainRun, apply_overrides, project
 from workflows import executors
@@ -71,6 +75,14 @@ def test_the_key_ignores_where_a_run_goes_and_how_it_logs_but_not_its_training(t
                    {"data.train_limit": 16}, {"pretrain.save_epochs": [1]}):  # fmt: skip
         assert cache_key(apply_overrides(base, change)) != cache_key(base), change
     assert cache_entry(base, tmp_path) == tmp_path / ENCODERS / cache_key(base)
+
+
+def test_the_key_follows_the_build_version_of_a_built_in_dataset(tmp_path, monkeypatch):
+    base = project(config(tmp_path, "x"), PretrainRun, AUDIO)
+    before = cache_key(base)
+    monkeypatch.setitem(REGISTRY, "spoken_digits", dataclasses.replace(REGISTRY["spoken_digits"], version=99))
+    assert dataset_version("spoken_digits") == 99 and cache_key(base) != before  # rebuilt data: trained again
+    assert dataset_version("folder") is None
 
 
 def test_a_finished_run_is_published_whole_and_a_second_copy_is_dropped(tmp_path):
