@@ -65,9 +65,9 @@ def test_a_supervised_auxiliary_may_start_from_another_and_is_cached_by_its_init
     assert cache_key(apply_overrides(supervised, {"finetune.init": str(copy)})) != cache_key(supervised)
 
 
-def test_a_per_seed_auxiliary_is_trained_only_for_the_seeds_of_the_settings_that_use_it():
+def test_a_per_seed_auxiliary_is_trained_only_for_the_seeds_of_the_settings_that_use_it(tmp_path):
     own = {"aux": ["own"], "role": "positive_reference"}
-    found = config("/tmp", "needs", **{
+    found = config(tmp_path, "needs", **{
         "experiment.auxiliaries": {"base": {**OWN, "per_seed": True}, "image": {},
                                    "own": {**OWN, "per_seed": True, **FROM_MAE, "finetune.init": "base"}},
         "compare.seeds": [0, 1, 2], "compare.arms": {"baseline": {}},
