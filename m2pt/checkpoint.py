@@ -23,7 +23,7 @@ import os
 import pickle
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -115,20 +115,7 @@ def find_state_dict(obj: Any, name: str) -> Mapping[str, Any] | nn.Module:
     ``model_ema``): the shallowest, first in the file's order, is used and the others are named in a
     warning.
     """
-    found: list[tuple[str, Mapping[str, Any] | nn.Module]] = []
-
-    def visit(node: Any, path: str, depth: int) -> None:
-        if isinstance(node, nn.Module):
-            found.append((path, node))
-        elif isinstance(node, Mapping) and depth <= MAX_NESTING:
-            tensors = {k: v for k, v in node.items() if isinstance(k, str) and isinstance(v, Tensor)}
-            if tensors and find_layout(strip_wrappers(tensors)) is not None:
-                found.append((path, node))
-                return
-            for key, value in node.items():
-                visit(value, f"{path}[{key!r}]", depth + 1)
-
-    visit(obj, "", 0)
+    found = list(_weight_sets(obj, "", 0))
     if not found:
         if not isinstance(obj, Mapping):
             raise CheckpointError(f"{name}: expected a state dict or a model, got {type(obj).__name__}")
@@ -143,6 +130,21 @@ def find_state_dict(obj: Any, name: str) -> Mapping[str, Any] | nn.Module:
         others = ", ".join(path for path, _ in found[1:])
         log.warning("%s: several weight sets; using %s, not %s", name, found[0][0] or "the top level", others)
     return found[0][1]
+
+
+def _weight_sets(node: Any, path: str, depth: int) -> Iterator[tuple[str, Mapping[str, Any] | nn.Module]]:
+    """Every module, and every mapping whose tensors have ViT block keys, in ``node`` (depth first,
+    in file order), with its path. A plain recursive function: a nested one that calls itself is a
+    reference cycle, which would keep the whole checkpoint alive until the garbage collector runs."""
+    if isinstance(node, nn.Module):
+        yield path, node
+    elif isinstance(node, Mapping) and depth <= MAX_NESTING:
+        tensors = {k: v for k, v in node.items() if isinstance(k, str) and isinstance(v, Tensor)}
+        if tensors and find_layout(strip_wrappers(tensors)) is not None:
+            yield path, node
+            return
+        for key, value in node.items():
+            yield from _weight_sets(value, f"{path}[{key!r}]", depth + 1)
 
 
 def attention_heads(model: nn.Module) -> int | None:

@@ -1,4 +1,6 @@
 import copy
+import gc
+import weakref
 
 import pytest
 import timm.utils
@@ -164,3 +166,17 @@ def test_a_reparameterized_aux_is_used_merged():
     model = reparameterize(tiny_timm_vit(), aux)
     expected = merge(aux).blocks[1].attn.qkv.weight
     torch.testing.assert_close(model.blocks[1].attn.qkv.aux_weights[0], expected)
+
+
+def test_the_auxiliary_model_is_freed_as_soon_as_it_is_dropped():
+    """No reference cycle keeps an auxiliary model (or checkpoint) alive until the garbage collector runs:
+    at real scale that is a whole second model's memory through the first training steps."""
+    target, aux = tiny_timm_vit(), tiny_timm_vit()
+    aux_alive, weight_alive = weakref.ref(aux), weakref.ref(aux.blocks[0].attn.qkv.weight)
+    gc.disable()
+    try:
+        reparameterize(target, aux)
+        del aux
+        assert aux_alive() is None and weight_alive() is None
+    finally:
+        gc.enable()
