@@ -28,7 +28,11 @@ per parameter of ``W'`` (the sum formed in forward and again in backward, 12 eac
 reads a full-size temporary for ``g_λ``), against roughly 12 k flops per parameter of matmul at
 ViT-B width and batch 32.
 
-    python benchmarks/reparam_overhead.py [--device cuda] [--steps 5] [--windows 3]
+The CPU allocator is set as the trainer sets it (:mod:`m2pt.train.allocator`: freed memory
+kept in the process); ``--glibc-defaults`` measures with glibc's defaults, under which every
+step faults its large buffers in again.
+
+    python benchmarks/reparam_overhead.py [--device cuda] [--steps 5] [--windows 3] [--glibc-defaults]
 """
 
 import argparse
@@ -45,6 +49,7 @@ from timm.models.vision_transformer import VisionTransformer
 from torch.profiler import ProfilerActivity, profile
 
 from m2pt import CrossModalLinear, cross_modal_layers, merge, reparameterize
+from m2pt.train.allocator import keep_freed_memory
 
 SIZES = {
     "small (192x6, b128, 50 tok)": dict(embed_dim=192, depth=6, num_heads=3, img_size=112, batch=128),
@@ -271,12 +276,18 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
     parser.add_argument("--steps", type=int, default=5, help="timed steps per window")
     parser.add_argument("--windows", type=int, default=3, help="windows per timing (the best is kept)")
+    parser.add_argument("--glibc-defaults", action="store_true",
+                        help="keep glibc's allocator defaults instead of the trainer's (m2pt.train.allocator)")  # fmt: skip
     args = parser.parse_args()
     if args.steps < 1 or args.windows < 1:
         parser.error("--steps and --windows must be at least 1")
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
-    print(f"device: {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    kept = not args.glibc_defaults and keep_freed_memory()
+    allocator = "freed memory kept, as in training" if kept else "C library defaults"
+    print(
+        f"device: {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, allocator: {allocator}"
+    )
     sizes = {**SIZES, **GPU_SIZES} if args.device == "cuda" else SIZES
     warnings: list[str] = []
     for name, size in sizes.items():

@@ -1,4 +1,5 @@
-"""What every training stage sets up first: process group, device, threads, seeds, and its run folder.
+"""What every training stage sets up first: the allocator, process group, device, threads, seeds,
+and its run folder.
 
 The main process holds the run folder's lock for the whole run. A resume is checked against the
 folder's saved config before anything is written: settings outside
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from m2pt.run_dir import RunDir
+from m2pt.train.allocator import keep_freed_memory
 from m2pt.train.config import RESUMABLE, ConfigError, RunConfig, dump_yaml, saved_config, to_dict
 from m2pt.train.device import choose_device
 from m2pt.train.distributed import World, close_world, init_world
@@ -35,6 +37,7 @@ class Session:
 @contextlib.contextmanager
 def session(config: RunConfig, *, resume: bool = False) -> Iterator[Session]:
     """Set up a run; on exit leave the process group cleanly."""
+    keep_freed_memory()
     seed_everything(config.seed)
     if config.threads:
         torch.set_num_threads(config.threads)
