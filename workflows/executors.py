@@ -4,7 +4,8 @@ are kept, interrupted ones resumed (:func:`m2pt.train.ensure_run`).
 
 - ``sequential``: one run after the other in this process.
 - ``processes``: ``workers`` runs at once on this machine, each in its own process with
-  ``threads`` CPU threads (default: the cores split between the workers) or its own GPU.
+  ``threads`` CPU threads (default: the cores split between the workers) or its own GPU. The
+  workers end with the workflow: on Linux they are sent SIGTERM when it dies, even by SIGKILL.
 - ``slurm``: one Slurm job per run through submitit (``executor.slurm`` holds submitit's
   parameters; ``cluster: local`` runs them as local subprocesses, for trying a set-up).
 
@@ -12,8 +13,11 @@ Every executor shows one progress bar over the runs (done / total, ETA); each ru
 and lines go to its ``log.txt`` unless the workflow is verbose.
 """
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -99,8 +103,7 @@ def processes(jobs: Sequence[Job], config: ExecutorConfig, description: str) -> 
         jobs = [j if j.config.device != "auto" else Job(j.stage, apply_overrides(j.config, {"device": f"cuda:{k % gpus}"}))
                 for k, j in enumerate(jobs)]  # fmt: skip
         config = ExecutorConfig(config.kind, min(config.workers, gpus), config.threads, config.slurm)
-    context = multiprocessing.get_context("spawn")  # no forked torch state, no inherited threads
-    with _progress(len(jobs), description) as bar, ProcessPoolExecutor(config.workers, mp_context=context) as pool:
+    with _progress(len(jobs), description) as bar, worker_pool(config.workers) as pool:
         futures = {pool.submit(run_job, job): job for job in jobs}
         remaining = set(futures)
         while remaining:
@@ -108,6 +111,25 @@ def processes(jobs: Sequence[Job], config: ExecutorConfig, description: str) -> 
             for future in done:
                 future.result()  # a failed run stops the workflow with its error
                 bar.update()
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` fresh processes (spawned: no forked torch state, no inherited threads) that end
+    when the process that made them does."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_end_with_parent, initargs=(os.getpid(),))
+
+
+_PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): the signal this process gets when its parent dies
+
+
+def _end_with_parent(parent: int) -> None:
+    """In a worker: be sent SIGTERM when ``parent`` dies (Linux; elsewhere nothing is set)."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 @register_executor("slurm")

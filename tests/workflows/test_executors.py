@@ -1,6 +1,10 @@
 """Executors give the same results as running in this process, and an interrupted workflow continues."""
 
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -78,3 +82,36 @@ def test_an_interrupted_workflow_continues_where_it_stopped(tmp_path, sequential
     assert (cut / "baseline" / "seed0" / RunDir.SUMMARY).stat().st_mtime_ns == kept
     assert killed.summary()["final"]["val_acc"] == expected.scores["random"][0]
     assert_same_runs(folder, cut)
+
+
+WORKFLOW_KILLED_WITH_A_RUN_GOING = """
+import os, signal, sys, time
+from workflows.executors import worker_pool
+pool = worker_pool(1)
+with open(sys.argv[1], "w") as file:
+    file.write(str(pool.submit(os.getpid).result()))
+pool.submit(time.sleep, 600)
+time.sleep(1)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie has ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_process_pool_worker_ends_when_its_workflow_is_killed(tmp_path):
+    pid_file = tmp_path / "worker.pid"
+    killed = subprocess.run([sys.executable, "-c", WORKFLOW_KILLED_WITH_A_RUN_GOING, str(pid_file)], timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    worker = int(pid_file.read_text())
+    deadline = time.monotonic() + 30
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(worker), f"worker {worker} outlived its killed workflow"
