@@ -200,11 +200,11 @@ def correction_note(adjusted: Mapping[tuple[str, str], Adjusted], correction: st
 
 
 def reference_markdown(comparisons: Mapping[tuple[str, str], Comparison], scale: float = 100.0) -> str:
-    """Per target, its positive reference arm (an auxiliary known to carry the target's knowledge, shared
-    by the target's pairs) vs the baseline and beyond the strongest control of any of its pairs (the
-    controls of a pair with the paired encoder's norm differ), paired [95% CI]. A calibration check,
-    not a claim: it passes when that interval excludes zero, unadjusted (as a main job's positive
-    reference). Empty when no pair has one."""
+    """Per target, each of its positive reference arms (auxiliaries known to carry the target's
+    knowledge, shared by the target's pairs) vs the baseline and beyond the strongest control of any
+    of its pairs (the controls of a pair with the paired encoder's norm differ), paired [95% CI]. A
+    calibration check, not a claim: a reference passes when that interval excludes zero, unadjusted
+    (as a main job's positive reference). Empty when no pair has one."""
     checked: dict[str, list[Comparison]] = {}  # target -> its pairs with a positive reference and controls
     for (target, _), comparison in sorted(comparisons.items()):
         if comparison.positive_references and comparison.best_control():
@@ -214,17 +214,18 @@ def reference_markdown(comparisons: Mapping[tuple[str, str], Comparison], scale:
     strongest = {
         target: max(pairs, key=lambda c: c.summary(c.best_control()).mean) for target, pairs in checked.items()
     }
-    found = {target: (c.positive_references[0], c) for target, c in strongest.items()}
-    names = sorted({arm for arm, _ in found.values()})
+    names = sorted({arm for comparison in strongest.values() for arm in comparison.positive_references})
     lines = [f"Positive reference ({', '.join(names)}): can this grid see a helpful auxiliary?", "",
-             "| target | Δ vs baseline [95% CI] | strongest control | Δ beyond it [95% CI] | detects a helpful "
-             "auxiliary |", "|---|---|---|---|---|"]  # fmt: skip
-    for target, (arm, comparison) in found.items():
+             "| target | reference | Δ vs baseline [95% CI] | strongest control | Δ beyond it [95% CI] | detects a "
+             "helpful auxiliary |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for target, comparison in strongest.items():
         control = comparison.best_control()
-        beyond = comparison.versus(arm, control)
-        verdict = "yes" if beyond.low > 0 else "no: at this size the grid cannot see a known effect on this target"
-        lines.append(f"| {target} | {comparison.versus(arm).format(scale)} | {control} | {beyond.format(scale)} | "
-                     f"{verdict} |")  # fmt: skip
+        beyond = {arm: comparison.versus(arm, control) for arm in comparison.positive_references}
+        blind = "this reference's effect is not seen" if any(b.low > 0 for b in beyond.values()) else (
+            "at this size the grid cannot see a known effect on this target")  # fmt: skip
+        for arm, effect in beyond.items():
+            lines.append(f"| {target} | {arm} | {comparison.versus(arm).format(scale)} | {control} | "
+                         f"{effect.format(scale)} | {'yes' if effect.low > 0 else f'no: {blind}'} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

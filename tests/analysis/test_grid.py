@@ -121,6 +121,20 @@ def test_the_positive_reference_is_checked_against_the_strongest_control_of_any_
     assert reference_markdown({("image", "audio"): Comparison({"baseline": base, "random": base})}) == ""
 
 
+def test_every_positive_reference_of_a_target_gets_its_own_verdict():
+    base = {0: 0.50, 1: 0.60, 2: 0.70}
+    scores = {"baseline": base, "random": base, "supervised": {s: v + 0.01 * (s - 1) for s, v in base.items()},
+              "trained": {s: v + 0.2 + 0.01 * s for s, v in base.items()}}  # fmt: skip
+    roles = {"random": CONTROL, "supervised": ArmRole.POSITIVE_REFERENCE, "trained": ArmRole.POSITIVE_REFERENCE}
+    table = reference_markdown({("point", "audio"): Comparison(scores, roles=roles)})
+    rows = [line for line in table.splitlines() if line.startswith("| point |")]
+    assert table.startswith("Positive reference (supervised, trained)") and len(rows) == 2
+    assert rows[0].startswith("| point | supervised |") and rows[0].endswith(
+        "| no: this reference's effect is not seen |"
+    )
+    assert rows[1].startswith("| point | trained |") and rows[1].endswith("| yes |")
+
+
 def test_a_grid_without_pathway_arms_reports_its_positive_references_alone(tmp_path):
     base = {0: 0.50, 1: 0.60, 2: 0.70}
     scores = {"baseline": base, "random": base, "trained": {s: v + 0.2 + 0.01 * s for s, v in base.items()}}
