@@ -199,6 +199,9 @@ def correction_note(adjusted: Mapping[tuple[str, str], Adjusted], correction: st
     )
 
 
+NOT_CALIBRATED = "at this size the grid cannot see a known effect on this target"
+
+
 def reference_markdown(comparisons: Mapping[tuple[str, str], Comparison], scale: float = 100.0) -> str:
     """Per target, each of its positive reference arms (auxiliaries known to carry the target's
     knowledge, shared by the target's pairs) vs the baseline and beyond the strongest control of any
@@ -221,8 +224,8 @@ def reference_markdown(comparisons: Mapping[tuple[str, str], Comparison], scale:
     for target, comparison in strongest.items():
         control = comparison.best_control()
         beyond = {arm: comparison.versus(arm, control) for arm in comparison.positive_references}
-        blind = "this reference's effect is not seen" if any(b.low > 0 for b in beyond.values()) else (
-            "at this size the grid cannot see a known effect on this target")  # fmt: skip
+        another_seen = any(effect.low > 0 for effect in beyond.values())
+        blind = "this reference's effect is not seen" if another_seen else NOT_CALIBRATED
         for arm, effect in beyond.items():
             lines.append(f"| {target} | {arm} | {comparison.versus(arm).format(scale)} | {control} | "
                          f"{effect.format(scale)} | {'yes' if effect.low > 0 else f'no: {blind}'} |")  # fmt: skip

@@ -1,5 +1,6 @@
 """The trainer's allocator setting: freed memory stays in the process, so a step's buffers are not faulted in again."""
 
+import platform
 import subprocess
 import sys
 
@@ -26,7 +27,7 @@ for step in range(10):
 print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
-glibc_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the setting is glibc's")
+glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the setting is glibc's")
 
 
 def faults_of_seven_steps(switch: str) -> tuple[bool, int]:

@@ -14,7 +14,7 @@ environment keeps glibc's defaults; other C libraries are left alone.
 """
 
 import ctypes
-import ctypes.util
+import functools
 import os
 
 ENVIRONMENT_SWITCH = "M2PT_KEEP_FREED_MEMORY"
@@ -35,10 +35,11 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, THRESHOLD))
 
 
+@functools.cache
 def _glibc_mallopt():
-    """glibc's ``mallopt``, or None on another C library."""
+    """glibc's ``mallopt`` from this process's own symbols (looked up once), or None on another C library."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)
         libc.gnu_get_libc_version  # noqa: B018 (present in glibc only)
     except (OSError, AttributeError):
         return None
