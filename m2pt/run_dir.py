@@ -9,6 +9,7 @@
     <run>/model.safetensors     a fine-tuning run's final weights, with their metadata (+ .json)
     <run>/encoder.safetensors   a pretraining run's encoder (encoder_epoch<N>.safetensors: earlier epochs)
     <run>/summary.json          final metrics: its presence marks a finished run
+    <run>/inputs.json           the sha256 of each weight file the run read, its dataset's build version
     <run>/log.txt               what the run printed, when it ran quietly under a workflow
     <run>/resumes.jsonl         one record per resume: when, and which settings it changed
     <run>/.lock                 held (an OS lock) by the process writing the run; names its PID
@@ -59,6 +60,7 @@ class RunDir:
     ENCODER = "encoder.safetensors"
     ENCODER_AT = "encoder_epoch{epoch}.safetensors"
     SUMMARY = "summary.json"
+    INPUTS = "inputs.json"
     MERGED = "merged.safetensors"
     MERGE_REPORT = "merge.json"
     EVALUATION = "evaluate_{split}.json"
@@ -220,6 +222,11 @@ class RunDir:
             raise FileNotFoundError(f"{self.path} holds no {self.CONFIG}: is it a run folder?")
         return yaml.safe_load(self.config_file.read_text()) or {}
 
+    def inputs(self) -> dict[str, dict] | None:
+        """What the run recorded reading (:func:`m2pt.train.provenance.inputs`), or None when it recorded nothing."""
+        path = self.path / self.INPUTS
+        return json.loads(path.read_text()) if path.is_file() else None
+
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold this folder for the life of a run: a second writer is refused with the holder's PID.
@@ -262,8 +269,8 @@ class RunDir:
 
         Raises :class:`ValueError` listing every changed key outside ``resumable`` (settings that would
         change the model or the data order of a run already under way)."""
-        changes = _differences(self.config() if saved is None else saved, requested)
-        refused = sorted(k for k in changes if not any(k == r or k.startswith(r + ".") for r in resumable))
+        changes = setting_differences(self.config() if saved is None else saved, requested)
+        refused = sorted(k for k in changes if not within(k, resumable))
         if refused:
             listed = "; ".join(f"{k}: {changes[k][0]!r} -> {changes[k][1]!r}" for k in refused)
             raise ValueError(
@@ -364,14 +371,19 @@ class RunDir:
                     self._tensorboard.add_scalar(f"{split}/{key}", value, record.get("step", 0))
 
 
-def _differences(saved: Any, requested: Any, prefix: str = "") -> dict[str, list[Any]]:
-    """``{dotted key: [saved, requested]}`` for every leaf that differs."""
+def setting_differences(saved: Any, requested: Any, prefix: str = "") -> dict[str, list[Any]]:
+    """``{dotted key: [saved, requested]}`` for every leaf of two configs (plain mappings) that differs."""
     if isinstance(saved, dict) and isinstance(requested, dict):
         out: dict[str, list[Any]] = {}
         for key in dict.fromkeys([*saved, *requested]):
-            out |= _differences(saved.get(key), requested.get(key), f"{prefix}{key}.")
+            out |= setting_differences(saved.get(key), requested.get(key), f"{prefix}{key}.")
         return out
     return {} if saved == requested else {prefix.rstrip("."): [saved, requested]}
+
+
+def within(key: str, sections: Iterable[str]) -> bool:
+    """Whether the dotted ``key`` is one of ``sections`` or inside one (``data.num_workers`` in ``data``)."""
+    return any(key == section or key.startswith(section + ".") for section in sections)
 
 
 def environment() -> dict[str, Any]:

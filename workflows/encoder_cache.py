@@ -24,12 +24,12 @@ from typing import Any
 from data_tools import dataset_version
 from data_tools.cache import build_once, cache_root
 from m2pt.run_dir import RunDir
-from m2pt.train.config import RESUMABLE, ConfigError, FinetuneRun, PretrainRun, apply_overrides, saved_config, to_dict
+from m2pt.train.config import NOT_WEIGHTS, ConfigError, FinetuneRun, PretrainRun, apply_overrides, saved_config, to_dict
+from m2pt.train.provenance import MISSING, changed_data, file_digest
 from workflows.config import ExecutorConfig
 from workflows.executors import Job, execute
 
 ENCODERS, PARTIAL = "encoders", ".partial"
-NOT_WEIGHTS = tuple(key for key in RESUMABLE if key != "epochs")  # what a resume may change, but the length
 AuxiliaryRun = PretrainRun | FinetuneRun  # a masked autoencoder, or a supervised encoder
 
 
@@ -58,18 +58,10 @@ def cache_key(config: AuxiliaryRun) -> str:
 
 
 def _file_digest(path: Path) -> str:
-    if not path.is_file():
+    digest = file_digest(path)
+    if digest == MISSING:
         raise ConfigError(f"finetune.init: {path} is not a file")
-    stat = path.stat()
-    return _content_digest(path.resolve(), stat.st_size, stat.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=64)
-def _content_digest(path: Path, size: int, mtime_ns: int) -> str:
-    """The sha256 of a file, read once per (path, size, modification time): a run's key is asked for
-    several times, and an init checkpoint may be large."""
-    with path.open("rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
+    return digest
 
 
 def _digest(data: bytes) -> str:
@@ -115,9 +107,9 @@ def _kept(folder: Path, config: AuxiliaryRun) -> bool:
             f"{folder} holds an unfinished run (no {RunDir.SUMMARY}): encoders come from the cache now; "
             "remove the folder to let it be copied from there"
         )
-    if cache_key(saved_config(type(config), run.config())) != cache_key(config):
+    if cache_key(saved_config(type(config), run.config())) != cache_key(config) or changed_data(run, config):
         raise ConfigError(
-            f"{folder} holds an encoder trained with other settings than the config asks for, and the runs "
+            f"{folder} holds an encoder trained with other settings or data than the config asks for, and the runs "
             "next to it were trained with that encoder: give the workflow another name (or remove the folder)"
         )
     return True

@@ -1,6 +1,8 @@
 """Executors: where a workflow's runs go. Each run is a :class:`Job`; results are read back
 from the run folders, so any executor can be interrupted and the workflow rerun: finished runs
-are kept, interrupted ones resumed (:func:`m2pt.train.ensure_run`).
+are kept, interrupted ones resumed (:func:`m2pt.train.ensure_run`). Before anything runs, finished
+runs that are not the runs asked for (other settings, or auxiliaries whose content changed) are
+refused, all of them in one error.
 
 - ``sequential``: one run after the other in this process.
 - ``processes``: ``workers`` runs at once on this machine, each in its own process with
@@ -29,6 +31,7 @@ from tqdm.auto import tqdm
 from m2pt.run_dir import RunDir
 from m2pt.train import ensure_run
 from m2pt.train.config import ConfigError, RunConfig, apply_overrides
+from m2pt.train.provenance import mismatches, stale_error
 from workflows.config import ExecutorConfig
 
 
@@ -69,6 +72,9 @@ def execute(jobs: Sequence[Job], config: ExecutorConfig, description: str = "run
     if config.kind not in EXECUTORS:
         raise ConfigError(f"unknown executor {config.kind!r}; choose from {sorted(EXECUTORS)}")
     pending = [job for job in jobs if not job.run.finished]
+    stale = {job.label(): found for job in jobs if job.run.finished and (found := mismatches(job.run, job.config))}
+    if stale:
+        raise ConfigError(stale_error(stale))
     if config.threads:
         pending = [Job(job.stage, apply_overrides(job.config, {"threads": config.threads})) for job in pending]
     if pending:

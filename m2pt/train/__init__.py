@@ -21,6 +21,7 @@ from m2pt.train.config import (
     project,
 )
 from m2pt.train.engine import TrainingDiverged, TrainingSpec, fit
+from m2pt.train.provenance import mismatches, stale_error
 from m2pt.train.stages import STAGES
 
 
@@ -46,10 +47,14 @@ def _stage(name: str):
 
 def ensure_run(stage: str, config: RunConfig) -> RunDir:
     """The run folder of ``config``, finished: run the stage unless the folder holds a finished run,
-    resuming it when it holds an interrupted one. A quiet config (``verbose=False``) prints into the
-    run's ``log.txt`` instead of the console."""
+    resuming it when it holds an interrupted one. A finished run of other settings or weights than
+    ``config``'s is refused (:func:`m2pt.train.provenance.mismatches`). A quiet config
+    (``verbose=False``) prints into the run's ``log.txt`` instead of the console."""
     run = RunDir(config.path(), writer=False)
-    if not run.finished:
+    if run.finished:
+        if found := mismatches(run, config):
+            raise ConfigError(stale_error({str(run.path): found}))
+    else:
         with _quiet(run) if not config.verbose else contextlib.nullcontext():
             run_stage(stage, config, resume=run.resumable)
     return run

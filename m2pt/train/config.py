@@ -228,6 +228,9 @@ class EvaluateConfig:
 RESUMABLE = ("epochs", "log_every", "verbose", "threads", "device", "compile", "data.num_workers",
              "data.eval_batch_size", "name", "output_dir", "checkpoint_every", "checkpoint_minutes",
              "evaluation")  # fmt: skip
+# What a finished run may differ in from the config asking for it and still be that run (and what a
+# cached encoder's key leaves out): what a resume may change, but the length of training.
+NOT_WEIGHTS = tuple(key for key in RESUMABLE if key != "epochs")
 
 
 def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> C:

@@ -1,9 +1,12 @@
 """What every training stage sets up first: the allocator, process group, device, threads, seeds,
 and its run folder.
 
-The main process holds the run folder's lock for the whole run. A resume is checked against the
-folder's saved config before anything is written: settings outside
-:data:`m2pt.train.config.RESUMABLE` are refused, the others are recorded in ``resumes.jsonl``.
+The main process holds the run folder's lock for the whole run. A new run records the content of
+the weight files and the build of the dataset it reads (:mod:`m2pt.train.provenance`). A resume is checked against the folder's
+saved config and that record before anything is written: settings outside
+:data:`m2pt.train.config.RESUMABLE`, weight files whose content changed and a dataset built anew
+are refused, the other
+changes are recorded in ``resumes.jsonl``.
 """
 
 import contextlib
@@ -20,6 +23,7 @@ from m2pt.train.allocator import keep_freed_memory
 from m2pt.train.config import RESUMABLE, ConfigError, RunConfig, dump_yaml, saved_config, to_dict
 from m2pt.train.device import choose_device
 from m2pt.train.distributed import World, close_world, init_world
+from m2pt.train.provenance import changed_inputs, inputs
 
 
 @dataclass
@@ -53,6 +57,8 @@ def session(config: RunConfig, *, resume: bool = False) -> Iterator[Session]:
                 run.remove_partial_files()
                 run.write_config(dump_yaml(config))
                 run.write_environment(world_size=world.size, device=str(device))
+                if not resume:
+                    run.write_json(RunDir.INPUTS, inputs(config))
                 if resume:
                     run.log({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "changes": changes}, RunDir.RESUMES)
             yield Session(config, run, world, device)
@@ -72,9 +78,13 @@ def _check(run: RunDir, config: RunConfig, resume: bool) -> dict:
         raise ConfigError(f"{run.path} holds no run to resume ({RunDir.CONFIG} missing)")
     try:
         saved = to_dict(saved_config(type(config), run.config()))
-        return run.resume_changes(to_dict(config), RESUMABLE, saved)
+        changes = run.resume_changes(to_dict(config), RESUMABLE, saved)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    if changed := changed_inputs(run, config):
+        raise ConfigError(f"cannot resume {run.path} on other inputs than it started with ({'; '.join(changed)}); "
+                          "start a new run")  # fmt: skip
+    return changes
 
 
 def seed_everything(seed: int) -> None:

@@ -62,8 +62,17 @@ def test_a_changed_config_is_pretrained_again(tmp_path, cache):
     assert first.read_bytes() != (tmp_path / "second" / "aux" / "audio" / RunDir.ENCODER).read_bytes()
     assert RunDir(tmp_path / "second" / "aux" / "audio", writer=False).config()["optim"]["lr"] == 0.002
     assert changed["audio"].endswith(RunDir.ENCODER)
-    with pytest.raises(ConfigError, match="trained with other settings"):  # its runs used the old encoder
+    with pytest.raises(ConfigError, match="trained with other settings or data"):  # its runs used the old encoder
         pretrain(tmp_path, "first", {"audio": {**AUDIO, "optim.lr": 0.002}})
+
+
+def test_an_experiments_copy_of_an_encoder_on_an_earlier_build_of_its_data_is_refused(tmp_path, cache, monkeypatch):
+    pretrain(tmp_path, "first", {"audio": AUDIO})
+    built = REGISTRY["spoken_digits"].version
+    monkeypatch.setitem(REGISTRY, "spoken_digits", dataclasses.replace(REGISTRY["spoken_digits"], version=built + 1))
+    refuse_runs(monkeypatch)
+    with pytest.raises(ConfigError, match="trained with other settings or data"):
+        pretrain(tmp_path, "first", {"audio": AUDIO})
 
 
 def test_the_key_ignores_where_a_run_goes_and_how_it_logs_but_not_its_training(tmp_path):
