@@ -1,11 +1,12 @@
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 import torch
 
 from data_tools import READERS, DatasetInfo, MissingToolError, build_dataset, dataset_dir, list_datasets
-from data_tools.builtin.kicad_parts import family, family_split
+from data_tools.builtin.kicad_parts import _sample, family, family_split
 from data_tools.cache import build_once
 
 HAS_SPEECH = shutil.which("espeak-ng") is not None and shutil.which("flite") is not None
@@ -59,10 +60,13 @@ def test_a_built_dataset_is_reused(cache):
     assert dataset_dir("shapes", "tiny", cache) == folder and (folder / "meta.json").stat().st_mtime_ns == stamp
 
 
-def test_a_generated_dataset_is_the_same_in_every_build(tmp_path):
-    first, second = (build_dataset("shapes", size="tiny", root=tmp_path / name) for name in ("a", "b"))
-    assert len(first) == len(second) == 80
-    assert all(torch.equal(first[i][0], second[i][0]) for i in range(0, 80, 7))
+@pytest.mark.parametrize("name", ["shapes", "part_shapes"])
+def test_a_dataset_sampled_from_meshes_is_the_same_in_every_build(tmp_path, name):
+    first, second = (build_dataset(name, size="tiny", root=tmp_path / build) for build in ("a", "b"))
+    assert len(first) == len(second) > 0
+    for i in range(0, len(first), 7):  # a part-segmentation item's input is (points, category)
+        a, b = (item[0] if isinstance(item[0], tuple) else (item[0],) for item in (first[i], second[i]))
+        assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def test_options_override_defaults(cache):
@@ -96,6 +100,16 @@ def test_unknown_names_and_sizes():
         build_dataset("imagenet")
     with pytest.raises(ValueError, match="has sizes"):
         build_dataset("shapes", size="huge")
+
+
+def test_a_kicad_model_is_sampled_to_the_same_points_every_time(tmp_path):
+    model = tmp_path / "R_Axial.wrl"
+    model.write_text("#VRML V2.0 utf8\nShape { geometry IndexedFaceSet { coordIndex [0,1,2,3,-1]\n"
+                     "coord Coordinate { point [0 0 0, 1 0 0, 1 1 0, 0 1 0] } }}\n")  # fmt: skip
+    for name in ("a", "b"):
+        _sample((model, tmp_path / f"{name}.npz"))
+    first, second = (np.load(tmp_path / f"{name}.npz") for name in ("a", "b"))
+    assert first["points"].shape == (2048, 3) and np.array_equal(first["points"], second["points"])
 
 
 def test_kicad_families_never_straddle_the_split():
