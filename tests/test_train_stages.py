@@ -118,6 +118,19 @@ def test_cli_resume_continues_a_killed_run(tmp_path):
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["epochs"] == 2
 
 
+def test_validating_only_the_last_epoch_trains_a_classifier_the_same(tmp_path):
+    for every in ("1", "null"):
+        run_stage("finetune", overrides=config(tmp_path, f"name=every{every}", "epochs=3", f"eval_every={every}"))
+    runs = {every: tmp_path / f"every{every}" for every in ("1", "null")}
+    a, b = (load_checkpoint(run / "model.safetensors") for run in runs.values())
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    summaries = [json.loads((run / "summary.json").read_text()) for run in runs.values()]
+    assert summaries[0]["final"] == summaries[1]["final"]
+    validated = {every: [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()
+                         if '"val"' in line] for every, run in runs.items()}  # fmt: skip
+    assert validated == {"1": [1, 2, 3], "null": [3]}
+
+
 def test_same_seed_is_deterministic(tmp_path):
     for name in ("a", "b"):
         run_stage("finetune", overrides=config(tmp_path, f"name={name}", "epochs=1", "seed=3"))

@@ -21,7 +21,7 @@ settings (key=value overrides, values parsed as YAML; `show-config STAGE` prints
   finetune.start finetune.init finetune.mode   pretrain.mask_ratio pretrain.save_epochs
   optim.mixup optim.cutmix optim.label_smoothing optim.ema_decay   data.options.transform (timm create_transform)
   evaluation.clips evaluation.crops evaluation.votes (evaluate)   checkpoint_every checkpoint_minutes
-  epochs seed device precision compile threads verbose name output_dir   source (merge, evaluate)
+  epochs eval_every seed device precision compile threads verbose name output_dir   source (merge, evaluate)
 
 examples:
   python -m m2pt.train pretrain data.dataset=spoken_digits model.modality=audio epochs=5 name=aux

@@ -156,6 +156,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     checkpoint_every: int | None = None  # also save last.pt mid-epoch every N optimizer steps
     checkpoint_minutes: float | None = None  # also save last.pt mid-epoch when this long has passed
+    eval_every: int | None = 1  # epochs between validations (None: the last only); the last is always validated
 
 
 @dataclass
@@ -177,6 +178,11 @@ class RunConfig:
     # every M minutes. A resume continues inside the epoch with the same data order and RNG states.
     checkpoint_every: int | None = bounded(None, 1)
     checkpoint_minutes: float | None = bounded(None, 0, open_low=True)
+    # Validate after every N-th epoch and after the last (None: the last only). The score a run
+    # reports is the last epoch's; "best" and the validation curve see only the validated epochs.
+    # A classifier's validation draws no random numbers, so its training is the same at any
+    # setting; a masked autoencoder's draws its masks, so there it changes the training.
+    eval_every: int | None = bounded(1, 1)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -187,7 +193,7 @@ class RunConfig:
 
     def training(self) -> TrainConfig:
         return TrainConfig(self.epochs, self.log_every, self.precision, self.compile, self.verbose, self.optim,
-                           self.checkpoint_every, self.checkpoint_minutes)  # fmt: skip
+                           self.checkpoint_every, self.checkpoint_minutes, self.eval_every)  # fmt: skip
 
 
 @dataclass

@@ -4,7 +4,8 @@ A stage describes what to train as a :class:`TrainingSpec` (the module, its loss
 optimizer parameter groups, how to evaluate it, what to log); :func:`fit` runs it with a small
 :class:`~m2pt.train.config.TrainConfig`: AdamW over the given groups, cosine schedule with warm-up, gradient accumulation and clipping, autocast and loss scaling on
 GPU, DistributedDataParallel under torchrun, a progress bar with throughput and ETA, metrics
-and λ logs, and an atomic ``last`` (and ``best``) checkpoint after every epoch. ``resume=True``
+and λ logs, validation after every ``eval_every``-th epoch and the last, and an atomic ``last``
+(and ``best``) checkpoint after every epoch. ``resume=True``
 continues from ``last``: model, optimizer, loss scaler, RNG states and step, so the finished
 run matches one that never stopped. A non-finite loss stops the run with a
 :class:`TrainingDiverged` error and leaves the last good checkpoint in place; the losses are
@@ -160,7 +161,8 @@ def fit(
             _check_finite(epoch_losses, run, epoch, step)
             train_loss = torch.stack(epoch_losses).mean().item()
             model.eval()
-            last_eval = task.evaluate(averaged) if task.evaluate and world.is_main else {}
+            due = epoch + 1 == config.epochs or bool(config.eval_every) and (epoch + 1) % config.eval_every == 0
+            last_eval = task.evaluate(averaged) if task.evaluate and world.is_main and due else {}
             improved = bool(task.monitor and last_eval) and _better(last_eval[task.monitor], best, task.monitor_mode)
             best = last_eval[task.monitor] if improved else best
             state = {"epoch": epoch + 1, "step": step, "batch": 0, "best": best,
@@ -168,7 +170,8 @@ def fit(
             # One transaction per epoch, committed by the last checkpoint: the epoch's records and
             # files first, then best, then last. A kill before last.pt is replaced leaves the
             # previous checkpoint's state, and the resumed run drops the later records and redoes them.
-            run.log({"step": step, "epoch": epoch + 1, "split": "val", **last_eval})
+            if last_eval:
+                run.log({"step": step, "epoch": epoch + 1, "split": "val", **last_eval})
             run.log_epoch({"epoch": epoch + 1, "step": step, "train_loss": train_loss, **last_eval,
                            "seconds": round(state["seconds"], 2)})  # fmt: skip
             if task.on_epoch_end and world.is_main:
