@@ -107,6 +107,14 @@ def test_a_run_on_an_earlier_build_of_its_dataset_is_refused(tmp_path, encoder, 
         execute([Job("finetune", config)], ExecutorConfig())
 
 
+def test_a_run_whose_saved_settings_no_longer_read_is_refused_by_name(tmp_path, encoder):
+    config, _ = finished_run(tmp_path, encoder)
+    saved = config.path() / RunDir.CONFIG
+    saved.write_text(saved.read_text() + "retired_setting: 3\n")
+    with pytest.raises(ConfigError, match=r"run .*does not read as today's settings .*retired_setting"):
+        execute([Job("finetune", config)], ExecutorConfig())
+
+
 def test_a_run_from_before_the_record_is_kept(tmp_path, encoder):
     config, aux = finished_run(tmp_path, encoder)
     config.path().joinpath(RunDir.INPUTS).unlink()

@@ -18,7 +18,7 @@ from pathlib import Path
 from data_tools import dataset_version
 from m2pt.controls import AuxSpec
 from m2pt.run_dir import RunDir, setting_differences, within
-from m2pt.train.config import NOT_WEIGHTS, RunConfig, saved_config, to_dict
+from m2pt.train.config import NOT_WEIGHTS, ConfigError, RunConfig, saved_config, to_dict
 
 MISSING = "missing"  # the digest of a file that is not there
 
@@ -88,7 +88,10 @@ def changed_data(run: RunDir, config: RunConfig) -> list[str]:
 
 def mismatches(run: RunDir, config: RunConfig) -> list[str]:
     """How the finished run in ``run`` differs from the run ``config`` asks for, described; ``[]``: it is that run."""
-    saved = to_dict(saved_config(type(config), run.config()))
+    try:
+        saved = to_dict(saved_config(type(config), run.config()))
+    except ConfigError as error:  # a setting since removed, or a value no longer allowed
+        return [f"its {RunDir.CONFIG} does not read as today's settings ({error})"]
     changes = setting_differences(saved, to_dict(config))
     settings = [f"{key}: {old!r} -> {new!r}" for key, (old, new) in changes.items() if not within(key, NOT_WEIGHTS)]
     return settings + changed_inputs(run, config)
