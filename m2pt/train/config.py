@@ -180,8 +180,9 @@ class RunConfig:
     checkpoint_minutes: float | None = bounded(None, 0, open_low=True)
     # Validate after every N-th epoch and after the last (None: the last only). The score a run
     # reports is the last epoch's; "best" and the validation curve see only the validated epochs.
-    # A classifier's validation draws no random numbers, so its training is the same at any
-    # setting; a masked autoencoder's draws its masks, so there it changes the training.
+    # A classifier's training draws from seeds per item and epoch, so it is the same at any
+    # setting; a masked autoencoder's masks come from the global random state, which its
+    # validation's masks advance, so there it changes the training.
     eval_every: int | None = bounded(1, 1)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
