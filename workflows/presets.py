@@ -31,6 +31,7 @@ from m2pt.vocabulary import MODALITIES, SETTINGS
 from workflows.compare import compare
 from workflows.config import CompareConfig, ExperimentConfig
 from workflows.designs import CONTROLS, control_arms
+from workflows.experiment import AUXILIARY_SEED
 
 DATASETS = {"image": "mnist", "audio": "spoken_digits", "video": "moving_digits", "point": "shapes"}
 FEWER_POINTS = {"point": {"num_groups": 32, "group_size": 16}}  # a quarter of the points through the PointNet
@@ -166,9 +167,11 @@ def pretrain_changes(modality: str, *, size: str) -> dict[str, object]:
 
 
 def pretrain_config(modality: str, *, size: str, output_dir: str | Path) -> PretrainRun:
-    """Masked-autoencoder pretraining of an encoder on ``modality``'s data, in ``<output_dir>/aux/<modality>``."""
+    """Masked-autoencoder pretraining of an encoder on ``modality``'s data, in ``<output_dir>/aux/<modality>``,
+    seeded like an experiment's auxiliaries (:data:`workflows.experiment.AUXILIARY_SEED`), so that an
+    experiment's encoder there is the same run."""
     config = run_config(modality, size=size, output_dir=Path(output_dir) / "aux", name=modality)
-    return project(config, PretrainRun, pretrain_changes(modality, size=size))
+    return project(config, PretrainRun, {**pretrain_changes(modality, size=size), "seed": AUXILIARY_SEED})
 
 
 def pretrained_encoder(modality: str, output_dir: str | Path, *, size: str) -> Path:
