@@ -21,11 +21,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from data_tools import dataset_version
 from data_tools.cache import build_once, cache_root
 from m2pt.run_dir import RunDir
 from m2pt.train.config import NOT_WEIGHTS, ConfigError, FinetuneRun, PretrainRun, apply_overrides, saved_config, to_dict
-from m2pt.train.provenance import MISSING, changed_data, file_digest
+from m2pt.train.provenance import MISSING, changed_data, data_versions, file_digest
 from workflows.config import ExecutorConfig
 from workflows.executors import Job, execute
 
@@ -50,8 +49,8 @@ def cache_key(config: AuxiliaryRun) -> str:
     version of its built-in dataset, where the checkpoint a fine-tuning run starts from counts by its
     content, not its path."""
     settings = {"stage": config.stage, **weight_settings(to_dict(config))}
-    if (version := dataset_version(config.data.dataset)) is not None:
-        settings["data"]["version"] = version  # a built-in dataset built anew is other data
+    for version in data_versions(config).values():  # a built-in dataset built anew is other data
+        settings["data"]["version"] = version
     if isinstance(config, FinetuneRun) and config.finetune.init:
         settings["finetune"]["init"] = _file_digest(Path(config.finetune.init).expanduser())
     return _digest(json.dumps(settings, sort_keys=True).encode())

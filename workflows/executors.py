@@ -71,8 +71,10 @@ def execute(jobs: Sequence[Job], config: ExecutorConfig, description: str = "run
     """Run every job (skipping finished ones) with the configured executor; return their folders."""
     if config.kind not in EXECUTORS:
         raise ConfigError(f"unknown executor {config.kind!r}; choose from {sorted(EXECUTORS)}")
-    pending = [job for job in jobs if not job.run.finished]
-    stale = {job.label(): found for job in jobs if job.run.finished and (found := mismatches(job.run, job.config))}
+    pending, done = [], []
+    for job in jobs:
+        (done if job.run.finished else pending).append(job)
+    stale = {job.label(): found for job in done if (found := mismatches(job.run, job.config))}
     if stale:
         raise ConfigError(stale_error(stale))
     if config.threads:

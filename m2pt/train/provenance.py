@@ -65,22 +65,24 @@ def _content_digest(path: Path, size: int, mtime_ns: int) -> str:
 def changed_inputs(run: RunDir, config: RunConfig) -> list[str]:
     """What ``run`` recorded reading that differs now from what ``config`` reads, described; ``[]``
     when it recorded nothing (a run from before the record)."""
-    return changed_weights(run, config) + changed_data(run, config)
-
-
-def changed_weights(run: RunDir, config: RunConfig) -> list[str]:
-    """The weight files of ``config`` that ``run`` did not read as they are now, described."""
     if (recorded := run.inputs()) is None:
         return []
+    return _changed_weights(recorded, config) + _changed_data(recorded, config)
+
+
+def changed_data(run: RunDir, config: RunConfig) -> list[str]:
+    """The built-in dataset of ``config``, described, when ``run`` read another build of it."""
+    return [] if (recorded := run.inputs()) is None else _changed_data(recorded, config)
+
+
+def _changed_weights(recorded: dict, config: RunConfig) -> list[str]:
+    """The weight files of ``config`` not read as they are now by the run that ``recorded`` them, described."""
     weights = recorded.get("weights", {})
     return [f"{name}: its content changed since the run read it" if name in weights else f"{name}: not read by the run"
             for name, digest in weight_digests(config).items() if weights.get(name) != digest]  # fmt: skip
 
 
-def changed_data(run: RunDir, config: RunConfig) -> list[str]:
-    """The built-in dataset of ``config``, described, when ``run`` read another build of it."""
-    if (recorded := run.inputs()) is None:
-        return []
+def _changed_data(recorded: dict, config: RunConfig) -> list[str]:
     data = recorded.get("data", {})
     return [f"data: {name} was built at version {data.get(name)}, now at {version}"
             for name, version in data_versions(config).items() if data.get(name) != version]  # fmt: skip
