@@ -15,7 +15,8 @@ from workflows import WORKFLOWS
 EPILOG = """\
 every setting of a fine-tuning run (python -m m2pt.train --help), and:
   compare.seeds compare.arms compare.reference   executor.kind executor.workers executor.threads executor.slurm
-  experiment.auxiliaries experiment.settings experiment.merge_arm   grid.modalities grid.pretrain grid.settings
+  experiment.auxiliaries experiment.settings experiment.merge_arm
+  grid.modalities grid.pretrain grid.pretrain_by_modality grid.references grid.settings grid.settings_by_modality
   budget.pretrain budget.epochs budget.settings budget.share
   verbose (each run's progress bars in the console instead of its log.txt)
 

@@ -75,7 +75,8 @@ class GridOptions:
     is the target's own (a positive reference known to carry its task's knowledge). Arms that do
     not use ``paired`` do not depend on the pair: they run once per target and are shared. A
     target's task is its dataset's (or ``task.name`` in its overrides): each pair is scored by its
-    target's metric."""
+    target's metric. ``settings_by_modality[s][m]`` are overrides of target ``m``'s runs in setting
+    ``s`` only (e.g. more seeds where that target's seeds disagree most)."""
 
     modalities: dict[str, dict[str, Any]] = field(default_factory=dict)
     pretrain: dict[str, Any] = field(default_factory=dict)
@@ -83,6 +84,8 @@ class GridOptions:
     references: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> overrides (+ stage, per_seed)
     # name -> overrides, each a grid in <grid>/<name>/ ({} : one grid at the root); finetune.init may be "own"
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # setting -> target -> overrides of that target's runs in that setting
+    settings_by_modality: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass

@@ -31,7 +31,7 @@ from workflows.arms import parse_arms
 from workflows.compare import arm_jobs, check_jobs, collect, write_workflow_files
 from workflows.config import CompareConfig, GridConfig
 from workflows.executors import execute
-from workflows.experiment import Auxiliaries, train_auxiliaries, transfer_arms
+from workflows.experiment import Auxiliaries, seeds_using, train_auxiliaries, transfer_arms
 
 PAIRED, OWN = "paired", "own"  # the auxiliary names a grid's arms may use
 
@@ -53,8 +53,15 @@ def grid_settings(config: GridConfig) -> dict[str, dict[tuple[str, str], Compari
     if clash:
         raise ConfigError(f"grid.references names {sorted(clash)}: a reference is named unlike the modalities, "
                           f"{PAIRED!r} and {OWN!r}")  # fmt: skip
+    settings = config.grid.settings or {"": {}}
+    misnamed = [f"{setting}.{target}" for setting, by_target in config.grid.settings_by_modality.items()
+                for target in by_target if setting not in settings or target not in modalities]  # fmt: skip
+    if misnamed:
+        raise ConfigError(f"grid.settings_by_modality names {misnamed}: each must be a setting of grid.settings, "
+                          "then a modality of grid.modalities")  # fmt: skip
     root = write_workflow_files(config)
-    seeds = {seed for changes in config.grid.settings.values() for seed in changes.get("compare.seeds", [])}
+    targets = {setting: target_subs(config, setting) for setting in settings}
+    seeds = {seed for subs in targets.values() for sub in subs.values() for seed in sub.compare.seeds}
     encoders = {
         name: {**changes, **config.grid.pretrain, **config.grid.pretrain_by_modality.get(name, {})}
         for name, changes in modalities.items()
@@ -63,12 +70,9 @@ def grid_settings(config: GridConfig) -> dict[str, dict[tuple[str, str], Compari
         reference_name(modality, name): {**changes, **own_init(reference, modality)}
         for modality, changes in modalities.items() for name, reference in config.grid.references.items()
     }  # fmt: skip
-    trained = train_auxiliaries(config, root, encoders | references, sorted(seeds | set(config.compare.seeds)))
-    settings = config.grid.settings or {"": {}}
+    trained = train_auxiliaries(config, root, encoders | references, sorted(seeds), references_needed(config, targets))
     folders = {setting: root.path / setting if setting else root.path for setting in settings}
-    pairs = {
-        setting: setting_pairs(config, folders[setting], changes, trained) for setting, changes in settings.items()
-    }
+    pairs = {setting: setting_pairs(config, folders[setting], setting, trained) for setting in settings}
     every = [job for one in pairs.values() for _, _, jobs in one.values() for seeds in jobs.values() for job in seeds]
     unique = {job.config.path(): job for job in every}
     execute(list(unique.values()), config.executor, f"grid {root.path.name}")
@@ -104,27 +108,59 @@ def grid_transfers(pairs, results) -> list[tuple[str, str, str, TransferEfficien
     return found
 
 
-def setting_pairs(config: GridConfig, folder: Path, setting: dict[str, Any], trained: Auxiliaries):
-    """Per ordered pair of one setting (its overrides ``setting``, in ``folder``): the pair's comparison
-    config, its resolved arms and their jobs; the pair folders link to the target's shared arms."""
+def target_overrides(config: GridConfig, setting: str, target: str) -> dict[str, Any]:
+    """The overrides of ``target``'s runs in ``setting`` (``""``: the grid without settings): the
+    modality's, the setting's, then the setting's for that target (``grid.settings_by_modality``)."""
+    return {
+        **config.grid.modalities[target],
+        **config.grid.settings.get(setting, {}),
+        **config.grid.settings_by_modality.get(setting, {}).get(target, {}),
+    }
+
+
+def target_subs(config: GridConfig, setting: str) -> dict[str, CompareConfig]:
+    """Each target's comparison settings in ``setting``, before its auxiliaries are known (``finetune.init``
+    unresolved): the seeds and arms that decide which auxiliaries to train."""
+    return {
+        target: apply_overrides(project(config, CompareConfig), target_overrides(config, setting, target))
+        for target in config.grid.modalities
+    }
+
+
+def references_needed(config: GridConfig, targets: dict[str, dict[str, CompareConfig]]) -> dict[str, list[int]]:
+    """Per reference auxiliary (:func:`reference_name`), the seeds of the settings' targets whose arms
+    name it: a per_seed reference is trained for those seeds only."""
+    found: dict[str, set[int]] = {}
+    for subs in targets.values():
+        for target, sub in subs.items():
+            for source, seeds in seeds_using({target: sub}).items():
+                if source in config.grid.references:
+                    found.setdefault(reference_name(target, source), set()).update(seeds)
+    return {name: sorted(seeds) for name, seeds in found.items()}
+
+
+def setting_pairs(config: GridConfig, folder: Path, setting: str, trained: Auxiliaries):
+    """Per ordered pair of one setting (in ``folder``): the pair's comparison config, its resolved
+    arms and their jobs; the pair folders link to the target's shared arms."""
     found = {}
-    for target, changes in config.grid.modalities.items():
+    for target in config.grid.modalities:
+        changes = target_overrides(config, setting, target)
         names = own_names(config, trained, target)
-        init = setting.get("finetune.init")  # may be "own": the target's own encoder
-        resolved_setting = {**setting, "finetune.init": names.get(init, init)} if init else setting
+        init = changes.get("finetune.init")  # may be "own": the target's own encoder
+        resolved = {**changes, "finetune.init": names.get(init, init)} if init else changes
         per_seed = functools.partial(own_names, config, trained, target)  # per_seed references
         for aux in config.grid.modalities:
             if aux == target:
                 continue
             pair = folder / RunDir.pair_name(target, aux)
             sub = apply_overrides(project(config, CompareConfig), {
-                **changes, **resolved_setting, "output_dir": str(folder), "name": pair.name})  # fmt: skip
+                **resolved, "output_dir": str(folder), "name": pair.name})  # fmt: skip
             arms = parse_arms(sub.compare.arms)  # a setting may run its own
-            resolved = {name: arm.resolve({PAIRED: trained.files[aux], **names}) for name, arm in arms.items()}
+            resolved_arms = {name: arm.resolve({PAIRED: trained.files[aux], **names}) for name, arm in arms.items()}
             shared = {
                 name: folder / RunDir.shared_name(target) / name for name, a in arms.items() if not a.uses(PAIRED)
             }
-            found[target, aux] = (sub, resolved, arm_jobs(sub, resolved, pair, shared, seed_names=per_seed))
+            found[target, aux] = (sub, resolved_arms, arm_jobs(sub, resolved_arms, pair, shared, seed_names=per_seed))
             check_jobs(found[target, aux][2])
             link_shared_arms(pair, shared)
     return found

@@ -118,11 +118,21 @@ def test_a_grid_with_settings_runs_each_in_its_own_folder_and_starts_pretrained_
         "audio: {data.dataset: spoken_digits, model.modality: audio}}",
         "grid.settings={from_scratch_tune: {}, pretrained_tune: {finetune.start: pretrained, finetune.init: own}}",
         "compare.arms={baseline: {}, m2pt: {aux: [paired]}, same_modality: {aux: [own]}}",
+        "grid.references={trained: {stage: finetune, per_seed: true}}",
+        # one target of one setting runs its own seeds and arms: its per-seed reference is trained for it alone
+        "grid.settings_by_modality={pretrained_tune: {audio: {compare.seeds: [0, 1, 2], "
+        "compare.arms: {baseline: {}, trained: {aux: [trained], role: positive_reference}}}}}",
     ])  # fmt: skip
     result = grid_settings(config)
     root = tmp_path / "grid"
     assert set(result) == {"from_scratch_tune", "pretrained_tune"}
     assert set(result["pretrained_tune"]) == {("image", "audio"), ("audio", "image")}
+    assert set(result["pretrained_tune"]["audio", "image"].scores) == {"baseline", "trained"}
+    assert set(result["pretrained_tune"]["audio", "image"].scores["trained"]) == {0, 1, 2}
+    assert set(result["pretrained_tune"]["image", "audio"].scores["m2pt"]) == {0, 1}
+    assert set(result["from_scratch_tune"]["audio", "image"].scores["m2pt"]) == {0, 1}
+    assert sorted(path.name for path in (root / "aux").iterdir()) == ["audio", "audio.trained", "image"]
+    assert len(RunDir.seed_runs(root / "aux" / "audio.trained")) == 3
     baseline = RunDir(root / "pretrained_tune" / "image__shared" / "baseline" / "seed0", writer=False).config()
     assert baseline["finetune"]["init"] == str(root / "aux" / "image" / RunDir.ENCODER)
     scratch = RunDir(root / "from_scratch_tune" / "audio__image" / "m2pt" / "seed0", writer=False).config()
@@ -135,6 +145,9 @@ def test_a_grid_with_settings_runs_each_in_its_own_folder_and_starts_pretrained_
     assert (
         "## Transfer efficiency" in table and "- image (from_scratch_tune / pretrained_tune): same_modality:" in table
     )
+    config.grid.settings_by_modality = {"pretrained_tune": {"point": {"compare.seeds": [0, 1, 2]}}}
+    with pytest.raises(ConfigError, match=r"grid.settings_by_modality names \['pretrained_tune.point'\]"):
+        grid_settings(config)
 
 
 def test_compare_writes_a_paired_table_and_reuses_finished_runs(tmp_path, capsys):
