@@ -121,13 +121,13 @@ def test_a_grid_with_settings_runs_each_in_its_own_folder_and_starts_pretrained_
         "grid.references={trained: {stage: finetune, per_seed: true}}",
         # one target of one setting runs its own seeds and arms: its per-seed reference is trained for it alone
         "grid.settings_by_modality={pretrained_tune: {audio: {compare.seeds: [0, 1, 2], "
-        "compare.arms: {baseline: {}, trained: {aux: [trained], role: positive_reference}}}}}",
+        "compare.arms: {baseline: {}, m2pt: {aux: [paired]}, trained: {aux: [trained], role: positive_reference}}}}}",
     ])  # fmt: skip
     result = grid_settings(config)
     root = tmp_path / "grid"
     assert set(result) == {"from_scratch_tune", "pretrained_tune"}
     assert set(result["pretrained_tune"]) == {("image", "audio"), ("audio", "image")}
-    assert set(result["pretrained_tune"]["audio", "image"].scores) == {"baseline", "trained"}
+    assert set(result["pretrained_tune"]["audio", "image"].scores) == {"baseline", "m2pt", "trained"}
     assert set(result["pretrained_tune"]["audio", "image"].scores["trained"]) == {0, 1, 2}
     assert set(result["pretrained_tune"]["image", "audio"].scores["m2pt"]) == {0, 1}
     assert set(result["from_scratch_tune"]["audio", "image"].scores["m2pt"]) == {0, 1}
