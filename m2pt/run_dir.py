@@ -403,10 +403,23 @@ def environment() -> dict[str, Any]:
         "host": platform.node(),
         "cuda": torch.version.cuda,
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "cpu": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the vector kernels torch chose
         "cpu_threads": torch.get_num_threads(),
         "command": " ".join(sys.argv),
         "cwd": os.getcwd(),
     }
+
+
+def cpu_model() -> str | None:
+    """The processor's model name (``/proc/cpuinfo``, else :func:`platform.processor`). Runs in which
+    every weight trains round differently on another CPU's kernels, so a run says which it ran on."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or None
 
 
 def _git(*args: str) -> str | None:

@@ -70,6 +70,7 @@ def test_finetune_with_pathway_then_merge_and_evaluate(tmp_path, aux_encoder):
     assert len(lambdas[-1]["lambdas"]) == 8 and any(v[0] != 0 for v in lambdas[-1]["lambdas"].values())
     environment = json.loads((run / "environment.json").read_text())
     assert environment["torch"] == torch.__version__ and "git_commit" in environment
+    assert environment["cpu"] and environment["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
 
     report = run_stage("merge", overrides=[f"source={run}"])
     assert report["verified"] and report["max_abs_difference"] <= 1e-5
