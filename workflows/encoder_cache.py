@@ -49,8 +49,8 @@ def cache_key(config: AuxiliaryRun) -> str:
     version of its built-in dataset, where the checkpoint a fine-tuning run starts from counts by its
     content, not its path."""
     settings = {"stage": config.stage, **weight_settings(to_dict(config))}
-    for version in data_versions(config).values():  # a built-in dataset built anew is other data
-        settings["data"]["version"] = version
+    if versions := data_versions(config):  # a built-in dataset built anew is other data
+        settings["data"]["version"] = versions[config.data.dataset]
     if isinstance(config, FinetuneRun) and config.finetune.init:
         settings["finetune"]["init"] = _file_digest(Path(config.finetune.init).expanduser())
     return _digest(json.dumps(settings, sort_keys=True).encode())

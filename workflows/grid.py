@@ -72,7 +72,7 @@ def grid_settings(config: GridConfig) -> dict[str, dict[tuple[str, str], Compari
     }  # fmt: skip
     trained = train_auxiliaries(config, root, encoders | references, sorted(seeds), references_needed(config, targets))
     folders = {setting: root.path / setting if setting else root.path for setting in settings}
-    pairs = {setting: setting_pairs(config, folders[setting], setting, trained) for setting in settings}
+    pairs = {setting: setting_pairs(config, folders[setting], targets[setting], trained) for setting in settings}
     every = [job for one in pairs.values() for _, _, jobs in one.values() for seeds in jobs.values() for job in seeds]
     unique = {job.config.path(): job for job in every}
     execute(list(unique.values()), config.executor, f"grid {root.path.name}")
@@ -139,22 +139,20 @@ def references_needed(config: GridConfig, targets: dict[str, dict[str, CompareCo
     return {name: sorted(seeds) for name, seeds in found.items()}
 
 
-def setting_pairs(config: GridConfig, folder: Path, setting: str, trained: Auxiliaries):
-    """Per ordered pair of one setting (in ``folder``): the pair's comparison config, its resolved
-    arms and their jobs; the pair folders link to the target's shared arms."""
+def setting_pairs(config: GridConfig, folder: Path, subs: dict[str, CompareConfig], trained: Auxiliaries):
+    """Per ordered pair of one setting (its targets' :func:`target_subs`, in ``folder``): the pair's
+    comparison config, its resolved arms and their jobs; the pair folders link to the target's shared arms."""
     found = {}
-    for target in config.grid.modalities:
-        changes = target_overrides(config, setting, target)
+    for target, target_sub in subs.items():
         names = own_names(config, trained, target)
-        init = changes.get("finetune.init")  # may be "own": the target's own encoder
-        resolved = {**changes, "finetune.init": names.get(init, init)} if init else changes
+        init = target_sub.finetune.init  # may be "own": the target's own encoder
+        resolved = {"finetune.init": names.get(init, init)} if init else {}
         per_seed = functools.partial(own_names, config, trained, target)  # per_seed references
         for aux in config.grid.modalities:
             if aux == target:
                 continue
             pair = folder / RunDir.pair_name(target, aux)
-            sub = apply_overrides(project(config, CompareConfig), {
-                **resolved, "output_dir": str(folder), "name": pair.name})  # fmt: skip
+            sub = apply_overrides(target_sub, {**resolved, "output_dir": str(folder), "name": pair.name})
             arms = parse_arms(sub.compare.arms)  # a setting may run its own
             resolved_arms = {name: arm.resolve({PAIRED: trained.files[aux], **names}) for name, arm in arms.items()}
             shared = {
