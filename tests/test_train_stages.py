@@ -229,3 +229,10 @@ def test_two_process_gloo_torchrun_matches_one_process(tmp_path, cache):
 )
 def test_mid_epoch_checkpoints_are_due_by_steps_or_minutes(settings, step, minutes_since, due):
     assert engine._checkpoint_due(TrainConfig(**settings), step, time.perf_counter() - 60 * minutes_since) is due
+
+
+def test_kept_items_train_the_same_as_items_read_every_epoch(tmp_path):
+    for mb in (0, 256):
+        run_stage("finetune", overrides=config(tmp_path, f"name=kept{mb}", "epochs=2", f"data.keep_in_memory_mb={mb}"))
+    a, b = (load_checkpoint(tmp_path / f"kept{mb}" / "model.safetensors") for mb in (0, 256))
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -49,6 +49,9 @@ class DataConfig:
     batch_size: int = bounded(64, 1)  # global batch size (split across processes)
     eval_batch_size: int = bounded(256, 1)
     num_workers: int = bounded(0, 0)
+    # Items read without augmentation are the same on every read: each process keeps up to this many
+    # MiB of each split's after their first read, across the runs it trains (0: read every time).
+    keep_in_memory_mb: int = bounded(256, 0)
 
 
 @dataclass
@@ -233,8 +236,8 @@ class EvaluateConfig:
 # What a resumed run may change: the length of training, and what does not touch the model, the
 # data or their order (how the run reads its data, logs and shows progress, where it runs).
 RESUMABLE = ("epochs", "log_every", "verbose", "threads", "device", "compile", "data.num_workers",
-             "data.eval_batch_size", "name", "output_dir", "checkpoint_every", "checkpoint_minutes",
-             "evaluation")  # fmt: skip
+             "data.eval_batch_size", "data.keep_in_memory_mb", "name", "output_dir", "checkpoint_every",
+             "checkpoint_minutes", "evaluation")  # fmt: skip
 # What a finished run may differ in from the config asking for it and still be that run (and what a
 # cached encoder's key leaves out): what a resume may change, but the length of training.
 NOT_WEIGHTS = tuple(key for key in RESUMABLE if key != "epochs")

@@ -7,12 +7,16 @@ training item's augmentation is seeded by (run seed, epoch, index) (:mod:`m2pt.t
 and :meth:`ResumableSampler.skip` starts an epoch after the batches a mid-epoch checkpoint has
 seen: a resumed run reads exactly the items, augmented exactly as, the uninterrupted one.
 The evaluation split is read without augmentation (``augment`` off whatever ``data.options`` say).
+A split read without augmentation gives the same item on every read, so it is read once per
+process (:class:`KeptItems`, up to ``data.keep_in_memory_mb``): decoding a small dataset's files
+anew every epoch cost a third of a tiny model's run.
 """
 
 import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
@@ -77,12 +81,61 @@ def _build_data(config: DataConfig, splits: tuple[str, str]) -> Data:
     dataset_modality(config)
     train = dataset_from_settings(vars(config), splits[0])
     val = dataset_from_settings(evaluation_settings(vars(config)), splits[1])
+    budget = config.keep_in_memory_mb * 2**20
+    augmented = bool(config.options.get("augment"))
     return Data(
-        train=_limit(train, config.train_limit),
-        val=_limit(val, config.val_limit),
+        train=_limit(KeptItems.around(train, 0 if augmented else budget), config.train_limit),
+        val=_limit(KeptItems.around(val, budget), config.val_limit),
         classes=list(train.classes),
         modality=dataset_modality(config),
     )
+
+
+class KeptItems(Dataset):
+    """``dataset``, each item kept after its first read while the kept ones hold at most ``budget``
+    bytes of tensors (later ones are read every time); its other attributes are the dataset's.
+
+    Only for a dataset whose every read of an item gives the same item: one read without
+    augmentation. Items are shared, not copied: a loader's batches are new tensors.
+    """
+
+    def __init__(self, dataset: Dataset, budget: int) -> None:
+        self.dataset, self.budget, self.held = dataset, budget, 0
+        self.kept: dict[int, Any] = {}
+
+    @classmethod
+    def around(cls, dataset: Dataset, budget: int) -> Dataset:
+        """``dataset`` keeping up to ``budget`` bytes of items; itself when ``budget`` is 0."""
+        return cls(dataset, budget) if budget else dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        if index in self.kept:
+            return self.kept[index]
+        item = self.dataset[index]
+        size = _tensor_bytes(item)
+        if self.held + size <= self.budget:
+            self.kept[index] = item
+            self.held += size
+        return item
+
+    def __getattr__(self, name: str):
+        if name == "dataset":  # not yet set (unpickling)
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+
+def _tensor_bytes(item: Any) -> int:
+    """The bytes of the tensors in an item (a tensor, or tuples, lists and dicts of them)."""
+    if isinstance(item, torch.Tensor):
+        return item.nbytes
+    if isinstance(item, dict):
+        return sum(_tensor_bytes(value) for value in item.values())
+    if isinstance(item, (tuple, list)):
+        return sum(_tensor_bytes(value) for value in item)
+    return 0
 
 
 class ResumableSampler(DistributedSampler):
