@@ -20,7 +20,7 @@
 import contextlib
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,8 +107,14 @@ def seeds_using(settings: Mapping[str, CompareConfig]) -> dict[str, list[int]]:
     return {name: sorted(seeds) for name, seeds in found.items() if name is not None}
 
 
+def experiment_setting(name: str) -> str:
+    """Where an experiment's auxiliary ``name`` is set (what its configuration errors name)."""
+    return f"experiment.auxiliaries.{name}"
+
+
 def train_auxiliaries(config: Any, root: RunDir, auxiliaries: dict[str, dict[str, Any]],
-                      seeds: Sequence[int] = (), needed: Mapping[str, Sequence[int]] | None = None) -> Auxiliaries:  # fmt: skip
+                      seeds: Sequence[int] = (), needed: Mapping[str, Sequence[int]] | None = None,
+                      setting: Callable[[str], str] = experiment_setting) -> Auxiliaries:  # fmt: skip
     """Each named auxiliary encoder as the run ``<root>/aux/<name>``, copied from the encoder cache
     (:mod:`workflows.encoder_cache`: trained there first when missing).
 
@@ -121,8 +127,8 @@ def train_auxiliaries(config: Any, root: RunDir, auxiliaries: dict[str, dict[str
     with ``per_seed: true``, once per fine-tuning seed with that seed, in ``<name>/seed<k>``: a
     supervised auxiliary from scratch is then, for each seed, the target's own trained weights. Given
     ``needed`` (:func:`seeds_using`), a per_seed auxiliary is trained only for the seeds that use it
-    or an auxiliary started from it."""
-    runs = auxiliary_runs(config, auxiliaries, seeds, needed)
+    or an auxiliary started from it. ``setting(name)`` says where an auxiliary is set, for errors."""
+    runs = auxiliary_runs(config, auxiliaries, seeds, needed, setting)
     names = {name for name, _ in runs}
     first = {key: run for key, run in runs.items() if _init_of(run) not in names}
     later = {key: run for key, run in runs.items() if key not in first}
@@ -130,7 +136,7 @@ def train_auxiliaries(config: Any, root: RunDir, auxiliaries: dict[str, dict[str
     for (name, seed), run in later.items():
         sources[name, seed] = next((k for k in ((_init_of(run), seed), (_init_of(run), None)) if k in first), None)
         if sources[name, seed] is None:
-            raise ConfigError(f"experiment.auxiliaries.{name}: finetune.init names {_init_of(run)!r}, which starts "
+            raise ConfigError(f"{setting(name)}: finetune.init names {_init_of(run)!r}, which starts "
                               "from another auxiliary itself (or is per_seed while this one is not); an auxiliary "
                               "may start from one that does not")  # fmt: skip
     folders = {(name, seed): root.auxiliary(name) if seed is None else root.auxiliary(name) / RunDir.seed_name(seed)
@@ -145,7 +151,8 @@ def train_auxiliaries(config: Any, root: RunDir, auxiliaries: dict[str, dict[str
 
 
 def auxiliary_runs(config: Any, auxiliaries: dict[str, dict[str, Any]], seeds: Sequence[int],
-                   needed: Mapping[str, Sequence[int]] | None = None) -> dict[tuple[str, int | None], PretrainRun | FinetuneRun]:  # fmt: skip
+                   needed: Mapping[str, Sequence[int]] | None = None, setting: Callable[[str], str] = experiment_setting,
+                   ) -> dict[tuple[str, int | None], PretrainRun | FinetuneRun]:  # fmt: skip
     """The run of each auxiliary (keyed ``(name, None)``), or of each seed's (``(name, seed)``, per_seed: each
     of ``seeds``, or only those ``needed`` by it or by an auxiliary that starts from it)."""
     runs = {}
@@ -153,13 +160,13 @@ def auxiliary_runs(config: Any, auxiliaries: dict[str, dict[str, Any]], seeds: S
         changes = dict(changes)
         stage, per_seed = changes.pop("stage", "pretrain"), changes.pop("per_seed", False)
         if stage not in AUXILIARY_STAGES:
-            raise ConfigError(f"experiment.auxiliaries.{name}.stage: {stage!r}; choose from {sorted(AUXILIARY_STAGES)}")
+            raise ConfigError(f"{setting(name)}.stage: {stage!r}; choose from {sorted(AUXILIARY_STAGES)}")
         if per_seed and "seed" in changes:
             raise ConfigError(
-                f"experiment.auxiliaries.{name}: per_seed auxiliaries take each fine-tuning seed, not seed"
+                f"{setting(name)}: per_seed auxiliaries take each fine-tuning seed, not seed"
             )
         if not per_seed and changes.setdefault("seed", AUXILIARY_SEED) in seeds:
-            raise ConfigError(f"experiment.auxiliaries.{name}: seed {changes['seed']} is a fine-tuning seed too, so that "
+            raise ConfigError(f"{setting(name)}: seed {changes['seed']} is a fine-tuning seed too, so that "
                               "seed's target would start from the auxiliary's initial weights; give it another seed")  # fmt: skip
         for seed in seeds if per_seed else [None]:
             runs[name, seed] = project(config, AUXILIARY_STAGES[stage], changes | ({"seed": seed} if per_seed else {}))

@@ -70,7 +70,8 @@ def grid_settings(config: GridConfig) -> dict[str, dict[tuple[str, str], Compari
         reference_name(modality, name): {**changes, **own_init(reference, modality)}
         for modality, changes in modalities.items() for name, reference in config.grid.references.items()
     }  # fmt: skip
-    trained = train_auxiliaries(config, root, encoders | references, sorted(seeds), references_needed(config, targets))
+    trained = train_auxiliaries(config, root, encoders | references, sorted(seeds), references_needed(config, targets),
+                                grid_setting)
     folders = {setting: root.path / setting if setting else root.path for setting in settings}
     pairs = {setting: setting_pairs(config, folders[setting], targets[setting], trained) for setting in settings}
     every = [job for one in pairs.values() for _, _, jobs in one.values() for seeds in jobs.values() for job in seeds]
@@ -167,6 +168,12 @@ def setting_pairs(config: GridConfig, folder: Path, subs: dict[str, CompareConfi
 def reference_name(modality: str, reference: str) -> str:
     """The auxiliary name of ``modality``'s reference ``reference`` (of ``grid.references``)."""
     return f"{modality}.{reference}"
+
+
+def grid_setting(name: str) -> str:
+    """Where the grid's auxiliary ``name`` (a modality's encoder, or a :func:`reference_name`) is set."""
+    modality, _, reference = name.partition(".")
+    return f"grid.references.{reference} (of {modality})" if reference else f"grid.pretrain (of {modality})"
 
 
 def own_init(reference: dict[str, Any], modality: str) -> dict[str, Any]:

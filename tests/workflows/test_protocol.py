@@ -107,6 +107,9 @@ def test_grid_references_are_trained_per_modality_and_stand_for_the_targets_own(
     config.grid.references = {"own": {"stage": "finetune"}}
     with pytest.raises(ConfigError, match="grid.references names"):
         grid_settings(config)
+    config.grid.references = {"trained": {"stage": "finetune", "seed": 1}}  # a fine-tuning seed
+    with pytest.raises(ConfigError, match=r"^grid.references.trained \(of image\): seed 1 is a fine-tuning seed"):
+        grid_settings(config)
 
 
 def test_a_grid_with_settings_runs_each_in_its_own_folder_and_starts_pretrained_targets_from_their_own_encoder(
