@@ -162,9 +162,7 @@ def auxiliary_runs(config: Any, auxiliaries: dict[str, dict[str, Any]], seeds: S
         if stage not in AUXILIARY_STAGES:
             raise ConfigError(f"{setting(name)}.stage: {stage!r}; choose from {sorted(AUXILIARY_STAGES)}")
         if per_seed and "seed" in changes:
-            raise ConfigError(
-                f"{setting(name)}: per_seed auxiliaries take each fine-tuning seed, not seed"
-            )
+            raise ConfigError(f"{setting(name)}: per_seed auxiliaries take each fine-tuning seed, not seed")
         if not per_seed and changes.setdefault("seed", AUXILIARY_SEED) in seeds:
             raise ConfigError(f"{setting(name)}: seed {changes['seed']} is a fine-tuning seed too, so that "
                               "seed's target would start from the auxiliary's initial weights; give it another seed")  # fmt: skip

@@ -70,8 +70,9 @@ def grid_settings(config: GridConfig) -> dict[str, dict[tuple[str, str], Compari
         reference_name(modality, name): {**changes, **own_init(reference, modality)}
         for modality, changes in modalities.items() for name, reference in config.grid.references.items()
     }  # fmt: skip
-    trained = train_auxiliaries(config, root, encoders | references, sorted(seeds), references_needed(config, targets),
-                                grid_setting)
+    trained = train_auxiliaries(
+        config, root, encoders | references, sorted(seeds), references_needed(config, targets), grid_setting
+    )
     folders = {setting: root.path / setting if setting else root.path for setting in settings}
     pairs = {setting: setting_pairs(config, folders[setting], targets[setting], trained) for setting in settings}
     every = [job for one in pairs.values() for _, _, jobs in one.values() for seeds in jobs.values() for job in seeds]
