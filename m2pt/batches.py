@@ -1,5 +1,6 @@
 """Batches as DataLoaders collate them: a tensor, or nested tuples of tensors (e.g. ``((points,
-category), parts)``). Moving one to a device and finding its first tensor, for the trainer and the tasks."""
+category), parts)``). Moving one to a device, finding its first tensor and counting its bytes, for the
+trainer and the tasks."""
 
 from typing import Any
 
@@ -22,3 +23,14 @@ def first_tensor(value: Any) -> Tensor:
     while isinstance(value, (tuple, list)):
         value = value[0]
     return value
+
+
+def tensor_bytes(value: Any) -> int:
+    """The bytes of the tensors in ``value`` (itself, or those of its nested tuples, lists and dicts)."""
+    if isinstance(value, Tensor):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(tensor_bytes(item) for item in value.values())
+    if isinstance(value, (tuple, list)):
+        return sum(tensor_bytes(item) for item in value)
+    return 0
