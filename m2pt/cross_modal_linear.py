@@ -22,6 +22,7 @@ is a per-channel offset of another modality's features: a constant shift of this
 outputs with no input-dependent knowledge in it.)
 """
 
+import contextlib
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -49,6 +50,19 @@ def compute_dtype(x: Tensor, weight: Tensor) -> torch.dtype:
     return weight.dtype
 
 
+def autocast_off(device_type: str) -> contextlib.AbstractContextManager:
+    """Autocast switched off for ``device_type`` where it is on; where it is off, the null context
+    (entering ``torch.autocast`` costs more than a small layer's extra arithmetic)."""
+    if torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
+def cast(tensor: Tensor, dtype: torch.dtype) -> Tensor:
+    """``tensor`` in ``dtype``: itself when it already is (without ``Tensor.to``'s call overhead)."""
+    return tensor if tensor.dtype == dtype else tensor.to(dtype)
+
+
 class PathwayLinear(torch.autograd.Function):
     """``y = x (W + Σ_k λ_k W'_k)^T + b`` with its backward written out (see the module doc).
 
@@ -62,10 +76,10 @@ class PathwayLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, lambdas: Tensor, *aux_weights: Tensor) -> Tensor:
         dtype = compute_dtype(x, weight)
-        with torch.autocast(x.device.type, enabled=False):
-            x_in = x.to(dtype)
-            merged = summed_weight(weight, lambdas, aux_weights).to(dtype)
-            y = F.linear(x_in, merged, None if bias is None else bias.to(dtype))
+        with autocast_off(x.device.type):
+            x_in = cast(x, dtype)
+            merged = cast(summed_weight(weight, lambdas, aux_weights), dtype)
+            y = F.linear(x_in, merged, None if bias is None else cast(bias, dtype))
         ctx.save_for_backward(x_in, weight, lambdas, *aux_weights)
         ctx.x_dtype = x.dtype
         return y
@@ -77,18 +91,18 @@ class PathwayLinear(torch.autograd.Function):
         needs_x, needs_weight, needs_bias, needs_lambdas, *needs_aux = ctx.needs_input_grad
         grad_x = grad_weight = grad_bias = grad_lambdas = None
         grad_aux: list[Tensor | None] = [None] * len(aux_weights)
-        with torch.autocast(grad.device.type, enabled=False):
-            grad_2d = grad.reshape(-1, grad.shape[-1])  # [N, out]
+        with autocast_off(grad.device.type):
+            grad_2d = grad.reshape(-1, grad.shape[-1])  # [N, out]: one copy where grad is strided, for both matmuls
             scratch = None
             if needs_x:
                 scratch = summed_weight(weight, lambdas, aux_weights)  # formed again, [out, in]
-                grad_x = (grad @ scratch.to(x.dtype)).to(ctx.x_dtype)
+                grad_x = cast(grad_2d @ cast(scratch, x.dtype), ctx.x_dtype).view(x.shape)
             if needs_bias:
-                grad_bias = grad_2d.sum(0).to(weight.dtype)
+                grad_bias = cast(grad_2d.sum(0), weight.dtype)
             if needs_weight or needs_lambdas or any(needs_aux):
                 # g_W [out, in] into the summed weight's memory, which has served its purpose
                 reuse = scratch if scratch is not None and scratch.dtype == x.dtype else None
-                grad_merged = torch.mm(grad_2d.T, x.reshape(-1, x.shape[-1]), out=reuse).to(weight.dtype)
+                grad_merged = cast(torch.mm(grad_2d.T, x.reshape(-1, x.shape[-1]), out=reuse), weight.dtype)
                 if needs_lambdas:
                     flat = grad_merged.view(-1)
                     grad_lambdas = torch.stack([torch.dot(flat, aux.view(-1)) for aux in aux_weights])

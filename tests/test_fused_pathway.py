@@ -90,6 +90,19 @@ def test_frozen_aux_and_lambda_skip_their_gradient_work():
     assert not {"aten::dot", "aten::mul"} & backward_ops(layer(aux_trainable=False, lambda_trainable=False), x)
 
 
+def test_a_strided_output_gradient_is_copied_once_and_both_matmuls_are_2d():
+    layer = CrossModalLinear(nn.Linear(8, 12), [torch.randn(12, 8)], lambda_init=0.5)
+    x = torch.randn(2, 5, 8, requires_grad=True)
+    y = layer(x)
+    upstream = torch.randn(2, 12, 5).transpose(1, 2)  # [2, 5, 12], strided like a qkv split's gradient
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        y.backward(upstream)
+    names = [event.name for event in prof.events()]
+    assert names.count("aten::copy_") == 1 and names.count("aten::mm") == 2 and "aten::bmm" not in names, names
+    grads = torch.autograd.grad(reference_forward(layer, x), [x, *layer.parameters()], upstream)
+    torch.testing.assert_close(x.grad, grads[0])
+
+
 def saved_weight_sized(forward, layer: CrossModalLinear, x: torch.Tensor) -> list[torch.Tensor]:
     """The tensors of the weight's size the autograd graph of ``forward(layer, x)`` keeps, other
     than the layer's own W and W'_k (found by their storage)."""
