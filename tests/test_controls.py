@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from m2pt import build_model, cross_modal_layers, reparameterize
-from m2pt.controls import control_weights, is_control, resolve_aux, resolve_aux_list
+from m2pt.controls import AuxSpec, control_weights, is_control, resolve_aux, resolve_aux_list
 
 
 @pytest.fixture
@@ -80,3 +80,37 @@ def test_specs_resolve_anywhere_an_aux_checkpoint_is(tmp_path, aux):
 def test_unknown_control(aux):
     with pytest.raises(ValueError, match="unknown control 'noise'"):
         control_weights("noise", aux, 0)
+
+
+def test_a_difference_at_lambda_one_gives_the_fine_tuned_blocks(tmp_path):
+    """Known answer: the target starts from the base, and W + 1 · (W_ft - W_base) is W_ft."""
+    from m2pt import merge, save_checkpoint
+
+    torch.manual_seed(0)
+    base, tuned = build_model("image"), build_model("image")
+    base_path = save_checkpoint(tmp_path / "base.safetensors", base.state_dict(), {"modality": "image"})
+    tuned_path = save_checkpoint(tmp_path / "tuned.safetensors", tuned.state_dict(), {"modality": "image"})
+    spec = f"difference:{tuned_path},{base_path}"
+    assert str(AuxSpec.parse(spec)) == spec and not is_control(spec)
+    delta = resolve_aux(spec, base.state_dict(), seed=0)
+    assert delta.layout == "difference" and delta.keys() == matrices(tuned.state_dict()).keys()
+    model = reparameterize(build_model("image"), delta, lambda_init=1.0)
+    model.load_state_dict(base.state_dict(), strict=False)  # the pretrained setting: W starts as the base
+    for key, weight in matrices(merge(model).state_dict()).items():
+        torch.testing.assert_close(weight, tuned.state_dict()[key], msg=key)
+
+
+def test_a_difference_names_two_checkpoints_of_the_same_blocks(tmp_path):
+    from m2pt import save_checkpoint
+
+    with pytest.raises(ValueError, match="difference:<checkpoint>,<base>"):
+        AuxSpec.parse("difference:only_one")
+    assert AuxSpec.parse("difference:a,b").renamed({"a": "x.safetensors", "b": "y.safetensors"}).sources == (
+        "x.safetensors",
+        "y.safetensors",
+    )
+    image = save_checkpoint(tmp_path / "image.safetensors", build_model("image").state_dict(), {"modality": "image"})
+    wide = build_model("image", embed_dim=48, num_heads=3)
+    other = save_checkpoint(tmp_path / "wide.safetensors", wide.state_dict(), {"modality": "image"})
+    with pytest.raises(ValueError, match="has shape"):
+        resolve_aux(f"difference:{image},{other}", build_model("image").state_dict(), 0)

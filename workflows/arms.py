@@ -6,6 +6,7 @@ In YAML an arm reads as it means::
     m2pt: {aux: [audio]}                                 # a pathway (role inferred)
     norm_matched: {aux: ["norm_matched:audio"]}          # a control (all its auxiliaries are)
     same_modality: {aux: [image], role: positive_reference}
+    learnt: {aux: ["difference:supervised,image"], role: positive_reference}   # what fine-tuning added
     reversed: {aux: [audio], set: {pathway.block_map: reversed}}
 
 An ``aux`` entry is an :class:`m2pt.controls.AuxSpec`: a checkpoint, or a control of one; its
@@ -65,11 +66,11 @@ class Arm:
 
     def uses(self, name: str) -> bool:
         """Whether any auxiliary of this arm comes from the checkpoint named ``name``."""
-        return any(a.source == name for a in self.aux)
+        return any(name in a.sources for a in self.aux)
 
     def resolve(self, names: Mapping[str, str]) -> Arm:
         """This arm with every auxiliary source that is a key of ``names`` replaced by its checkpoint."""
-        aux = tuple(a.with_source(names.get(a.source, a.source)) if a.source else a for a in self.aux)
+        aux = tuple(a.renamed(names) for a in self.aux)
         return Arm(self.role, aux, self.changes)
 
     def overrides(self) -> dict[str, Any]:

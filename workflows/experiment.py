@@ -102,9 +102,9 @@ def seeds_using(settings: Mapping[str, CompareConfig]) -> dict[str, list[int]]:
     found: dict[str, set[int]] = {}
     for sub in settings.values():
         for arm in parse_arms(sub.compare.arms).values():
-            for aux in arm.aux:
-                found.setdefault(aux.source, set()).update(sub.compare.seeds)
-    return {name: sorted(seeds) for name, seeds in found.items() if name is not None}
+            for name in (name for aux in arm.aux for name in aux.sources):
+                found.setdefault(name, set()).update(sub.compare.seeds)
+    return {name: sorted(seeds) for name, seeds in found.items()}
 
 
 def experiment_setting(name: str) -> str:

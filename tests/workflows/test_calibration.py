@@ -77,6 +77,8 @@ def test_a_per_seed_auxiliary_is_trained_only_for_the_seeds_of_the_settings_that
             for name, changes in found.experiment.settings.items()}  # fmt: skip
     needed = seeds_using(subs)
     assert needed == {"own": [0, 1], "image": [0, 1]}
+    subs["fix"].compare.arms["learnt"] = {"aux": ["difference:own,base"], "role": "positive_reference"}
+    assert seeds_using(subs) == {"own": [0, 1], "image": [0, 1], "base": [0, 1]}  # both checkpoints of a difference
     runs = auxiliary_runs(found, found.experiment.auxiliaries, [0, 1, 2], needed)
     # base only where own, which starts from it, is needed; a shared auxiliary always
     assert set(runs) == {("base", 0), ("base", 1), ("own", 0), ("own", 1), ("image", None)}
@@ -84,7 +86,8 @@ def test_a_per_seed_auxiliary_is_trained_only_for_the_seeds_of_the_settings_that
 
 
 def test_a_per_seed_auxiliary_is_each_seeds_own_and_others_never_share_a_fine_tuning_seed(tmp_path, cache):
-    arms = {"baseline": {}, "own": {"aux": ["own"], "role": "positive_reference"}}
+    arms = {"baseline": {}, "own": {"aux": ["own"], "role": "positive_reference"},
+            "learnt": {"aux": ["difference:own,image"], "role": "positive_reference"}}  # fmt: skip
     experiment(config(tmp_path, "per_seed", **{
         "epochs": 1, "experiment.auxiliaries": {"own": {**OWN, "epochs": 1, "per_seed": True}, "image": {"epochs": 1}},
         "experiment.settings": {"tune": {}}, "compare.seeds": [0, 1], "compare.arms": arms}))  # fmt: skip
@@ -94,6 +97,9 @@ def test_a_per_seed_auxiliary_is_each_seeds_own_and_others_never_share_a_fine_tu
         assert own.finished and own.config()["seed"] == seed
         run = RunDir(root.path / "tune" / "own" / RunDir.seed_name(seed), writer=False).config()
         assert run["pathway"]["aux"] == [str(own.model_file)]
+        learnt = RunDir(root.path / "tune" / "learnt" / RunDir.seed_name(seed), writer=False).config()
+        image = RunDir(root.auxiliary("image"), writer=False)
+        assert learnt["pathway"]["aux"] == [f"difference:{own.model_file},{image.path / RunDir.ENCODER}"]
     assert RunDir(root.auxiliary("image"), writer=False).config()["seed"] == AUXILIARY_SEED
     assert "and one per other seed" in root.report_file.read_text()
     clash = config(tmp_path, "clash", **{"compare.seeds": [0, 1]})
