@@ -20,8 +20,9 @@ only where the target's own weights shrink to match.)
 
 Anywhere an auxiliary checkpoint is accepted in a run config, a spec selects a control:
 ``"random"``, ``"norm_matched:<checkpoint>"``, ``"shuffled:<checkpoint>"``; or a difference,
-``"difference:<checkpoint>,<base>"``; a plain path is the checkpoint itself. Controls draw from their own seeded generator, never the global one, so
-adding a control arm leaves every other random choice of a run unchanged.
+``"difference:<checkpoint>,<base>"``; a plain path is the checkpoint itself. Controls draw from
+their own seeded generator, never the global one, so adding a control arm leaves every other
+random choice of a run unchanged.
 """
 
 from collections.abc import Callable, Mapping
@@ -33,6 +34,11 @@ from torch import Tensor
 from m2pt.checkpoint import StateDict, load_checkpoint
 
 Weights = Mapping[str, Tensor]
+
+
+def block_matrices(weights: Weights) -> dict[str, Tensor]:
+    """The 2-D ``blocks.*`` matrices of ``weights``: what a pathway reads."""
+    return {k: v for k, v in weights.items() if k.startswith("blocks.") and v.dim() == 2}
 
 
 def random_like(reference: Weights, generator: torch.Generator) -> dict[str, Tensor]:
@@ -77,11 +83,6 @@ def control_weights(kind: str, reference: Weights, seed: int) -> StateDict:
     generator = torch.Generator().manual_seed(seed)
     source = getattr(reference, "source", "the target")
     return StateDict(CONTROLS[kind](matrices, generator), layout=f"control:{kind}", source=f"{kind}({source})")
-
-
-def block_matrices(weights: Weights) -> dict[str, Tensor]:
-    """The 2-D ``blocks.*`` matrices of ``weights``: what a pathway reads."""
-    return {k: v for k, v in weights.items() if k.startswith("blocks.") and v.dim() == 2}
 
 
 def difference(checkpoint: StateDict, base: StateDict) -> StateDict:
