@@ -189,11 +189,12 @@ class Comparison:
             )
         )
 
-    def sensitivity(self, scale: float = 100.0, adjusted: Adjusted | None = None, wanted: float = 2.0) -> str | None:
+    def sensitivity(self, positive: str | None = None, scale: float = 100.0, adjusted: Adjusted | None = None,
+                    wanted: float = 2.0) -> str | None:  # fmt: skip
         """One plain sentence on whether this comparison can detect a helpful auxiliary at all: the
-        (first) positive reference arm beyond the best control (its test adjusted when ``adjusted`` is
-        given). None without such an arm or without controls."""
-        positive = next(iter(self.positive_references), None)
+        positive reference arm ``positive`` (default: the first) beyond the best control (its test
+        adjusted when ``adjusted`` is given). None without such an arm or without controls."""
+        positive = positive or next(iter(self.positive_references), None)
         beyond = self.beyond_controls(positive) if positive else None
         if beyond is None:
             return None

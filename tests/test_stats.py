@@ -89,6 +89,15 @@ def test_sensitivity_says_whether_the_positive_reference_beats_the_controls():
     assert "+10.33" in strong.sensitivity() and "detects a helpful auxiliary" in strong.sensitivity()
 
 
+def test_each_positive_reference_has_its_own_sensitivity_sentence():
+    scores = {"baseline": {0: 0.50, 1: 0.52, 2: 0.51}, "random": {0: 0.55, 1: 0.56, 2: 0.55},
+              "weak": {0: 0.55, 1: 0.57, 2: 0.54}, "strong": {0: 0.65, 1: 0.66, 2: 0.66}}  # fmt: skip
+    roles = {"random": CONTROL, "weak": ArmRole.POSITIVE_REFERENCE, "strong": ArmRole.POSITIVE_REFERENCE}
+    c = Comparison(scores, roles=roles)
+    assert c.sensitivity() == c.sensitivity("weak") and "(weak)" in c.sensitivity() and "cannot tell" in c.sensitivity()
+    assert "(strong)" in c.sensitivity("strong") and "detects a helpful auxiliary" in c.sensitivity("strong")
+
+
 def test_unknown_reference():
     with pytest.raises(ValueError, match="reference arm"):
         Comparison({"a": {0: 1.0}}, reference="baseline")

@@ -237,8 +237,9 @@ def write_report(root: RunDir, config: ExperimentConfig, comparisons: dict[str, 
     for setting, comparison in comparisons.items():
         lines += [f"## {setting}", "", comparison.markdown(), ""]
         lines += [comparison.verdict(arm, adjusted=adjusted.get((setting, arm))) + "\n" for arm in comparison.pathways]
-        if sensitivity := comparison.sensitivity():
-            lines += [sensitivity, ""]
+        for positive in comparison.positive_references:
+            if sensitivity := comparison.sensitivity(positive):
+                lines += [sensitivity, ""]
     if transfers:
         lines += ["## Transfer efficiency", "",
                   "The gain through the pathway (from scratch) over the gain of starting from the same auxiliary "

@@ -58,3 +58,13 @@ def test_the_experiment_report_pairs_a_pretrained_setting_with_the_arm_of_its_in
     report = write_report(RunDir(tmp_path), config, comparisons, encoders, None, [], found).read_text()
     assert "## Transfer efficiency" in report and "- tune / pretrained: own: gain through the pathway" in report
     assert "Holm-adjusted over 2 tests" in report and "are Holm-adjusted as one family" in report
+
+
+def test_the_experiment_report_gives_every_positive_reference_its_sentence(tmp_path):
+    config = apply_overrides(ExperimentConfig(), {"output_dir": str(tmp_path)})
+    scores = {"baseline": SCRATCH, "random": {s: v + 0.01 for s, v in SCRATCH.items()},
+              "first": {s: v + 0.011 for s, v in SCRATCH.items()}, "second": {s: v + 0.2 for s, v in SCRATCH.items()}}  # fmt: skip
+    roles = {"random": ArmRole.CONTROL, "first": ArmRole.POSITIVE_REFERENCE, "second": ArmRole.POSITIVE_REFERENCE}
+    report = write_report(RunDir(tmp_path), config, {"tune": Comparison(scores, roles=roles)}, {}, None, []).read_text()
+    assert "Positive reference (first) beyond the best control" in report
+    assert "Positive reference (second) beyond the best control" in report
