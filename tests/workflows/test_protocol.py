@@ -86,7 +86,8 @@ def test_grid_references_are_trained_per_modality_and_stand_for_the_targets_own(
         "grid.references={trained: {stage: finetune, per_seed: true}, "
         "supervised: {stage: finetune, finetune.start: pretrained, finetune.init: own}}",
         "compare.arms={baseline: {}, m2pt: {aux: [paired]}, random: {aux: [random]}, "
-        "trained: {aux: [trained], role: positive_reference}, supervised: {aux: [supervised]}}",
+        "trained: {aux: [trained], role: positive_reference}, supervised: {aux: [supervised]}, "
+        "learnt: {aux: ['difference:supervised,own'], role: positive_reference}}",
     ])  # fmt: skip
     grid_settings(config)
     root = tmp_path / "grid"
@@ -102,8 +103,11 @@ def test_grid_references_are_trained_per_modality_and_stand_for_the_targets_own(
         assert weights.startswith(str(aux / "image.trained" / RunDir.seed_name(seed)) + os.sep)
     [weights] = RunDir(root / "audio__shared" / "supervised" / "seed0", writer=False).config()["pathway"]["aux"]
     assert weights.startswith(str(aux / "audio.supervised") + os.sep)
+    [learnt] = RunDir(root / "audio__shared" / "learnt" / "seed0", writer=False).config()["pathway"]["aux"]
+    assert learnt == f"difference:{weights},{aux / 'audio' / RunDir.ENCODER}"  # what fine-tuning from `own` learnt
+    assert (root / "image__audio" / "learnt").is_symlink()  # pair-independent
     assert (root / "image__audio" / "trained").is_symlink()
-    assert "Positive reference (trained)" in (root / "grid.md").read_text()
+    assert "Positive reference (learnt, trained)" in (root / "grid.md").read_text()
     config.grid.references = {"own": {"stage": "finetune"}}
     with pytest.raises(ConfigError, match="grid.references names"):
         grid_settings(config)
