@@ -1,15 +1,15 @@
 """Ready-made run settings for the notebooks and widgets: each modality's built-in dataset at one
 of the budgets of :data:`BUDGETS`:
 
-- ``"small"`` runs in seconds on a CPU (tiny data, 2 epochs): what the tests execute. It shows the
-  plumbing only; every arm of a comparison usually scores the same.
-- ``"demo"`` is the small size of the notebooks whose figures are the point (``02_image``,
+- ``"small"`` runs in seconds on a CPU (tiny data, 2 epochs): what the tests execute, every
+  notebook included. It shows the plumbing only; every arm of a comparison usually scores the same.
+- ``"demo"`` is the default size of the notebooks whose figures are the point (``02_image``,
   ``06_analysis``): about two minutes per experiment on one core, and long enough for one effect
   to show on an image target. It fine-tunes in the fix setting (blocks frozen at their random
   initialisation; tokenizer, head and λ train), where after 750 steps every pathway, the controls
   included, scores several points above the baseline: the added weight scale, not knowledge.
-- ``"demo_audio"``, ``"demo_point"``, ``"demo_video"`` (:data:`DEMO_BY_TARGET`) are the demo sizes
-  of the audio, point and video notebooks, where the fix setting's weight-scale effect does not
+- ``"demo_audio"``, ``"demo_point"``, ``"demo_video"`` (:data:`DEMO_BY_TARGET`) are the default
+  sizes of the audio, point and video notebooks, where the fix setting's weight-scale effect does not
   show (a pathway to random weights moves these targets by under a point). They are sized so that
   the per-seed positive reference of ``experiment_config(..., own_reference=True)`` shows instead,
   in about three minutes on one core.

@@ -1,4 +1,9 @@
-"""Every notebook runs headless at its small size, and is committed without outputs.
+"""Every notebook runs headless at the tests' small size, and is committed without outputs.
+
+Each notebook's sizes are parameters naming budgets of :mod:`workflows.presets` (``SIZE``, and
+``ABLATION_SIZE`` in ``06_analysis``), which default to the size a person runs first (the demo
+budgets of ``02``-``06``, whose figures show an effect); the tests set every one of them to
+``"small"``: the same cells over tiny data, the plumbing only.
 
 Notebooks execute with papermill in a ``python3`` kernel of this interpreter (a kernel spec
 written for the test and found first through ``JUPYTER_PATH``: nothing needs registering), with
@@ -14,6 +19,8 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
+
+from workflows.presets import BUDGETS
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -44,11 +51,26 @@ def test_committed_without_outputs(path):
     assert not dirty, f"cells {dirty} of {path.name} hold outputs: jupyter nbconvert --clear-output --inplace {path}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_small_parameters_cell(path):
+def parameters(path: Path) -> dict:
+    """The names and default values of the notebook's cell tagged ``parameters``."""
     cells = [c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
     assert len(cells) == 1, "one cell tagged `parameters` (papermill injects overrides after it)"
-    assert "SMALL = True" in cells[0].source and "OUTPUT_DIR = " in cells[0].source
+    defaults: dict = {}
+    exec(cells[0].source, {}, defaults)  # the repository's own notebook: plain assignments
+    return defaults
+
+
+def small_sizes(path: Path) -> dict[str, str]:
+    """Every budget parameter of the notebook (a name ending in ``SIZE``) at the tests' small size."""
+    return {name: "small" for name in parameters(path) if name.endswith("SIZE")}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameters_cell_names_budgets(path):
+    defaults = parameters(path)
+    assert "OUTPUT_DIR" in defaults and "SIZE" in small_sizes(path)
+    sizes = {name: value for name, value in defaults.items() if name.endswith("SIZE")}
+    assert set(sizes.values()) <= set(BUDGETS), f"sizes {sizes} name budgets of workflows.presets: {sorted(BUDGETS)}"
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +94,7 @@ def test_runs_headless_at_small_size(path, tmp_path, monkeypatch, jupyter_path):
     papermill.execute_notebook(
         str(path),
         str(tmp_path / path.name),
-        parameters={"OUTPUT_DIR": str(tmp_path / "runs")},
+        parameters={"OUTPUT_DIR": str(tmp_path / "runs"), **small_sizes(path)},
         cwd=str(path.parent),
         kernel_name="python3",
         progress_bar=False,
