@@ -15,8 +15,8 @@ from torch import nn
 
 from data_tools import ClipReader, write_video
 from m2pt import load_checkpoint
+from m2pt.tasks import Classification
 from m2pt.train import run_stage
-from m2pt.train.classifier import classification_loss, evaluate_classifier
 from m2pt.train.config import ConfigError, DataConfig, EvaluationOptions, FinetuneRun, OptimConfig, load_config
 from m2pt.train.data import build_data
 from m2pt.train.evaluation import multi_view
@@ -62,7 +62,7 @@ def test_without_mixing_the_loss_is_plain_cross_entropy():
     x, y = torch.randn(4, 1, 8, 8), torch.tensor([0, 1, 2, 1])
     model = Recorder(64, 3)
     assert batch_mixer(OptimConfig(label_smoothing=0.1), 3, "image", 4) is None
-    loss, _ = classification_loss(0.1, None)(model, (x, y))
+    loss, _ = Classification(label_smoothing=0.1).loss(model, (x, y))
     assert torch.equal(loss, F.cross_entropy(model.linear(x.flatten(1)), y, label_smoothing=0.1))
 
 
@@ -71,7 +71,7 @@ def test_mixup_through_timm_mixes_inputs_and_targets_with_the_drawn_lambda():
     model = Recorder(64, 3)
     mixer = batch_mixer(OptimConfig(mixup=0.8, label_smoothing=0.1), 3, "image", 4)
     np.random.seed(5)
-    loss, _ = classification_loss(0.1, mixer)(model, (x.clone(), y))
+    loss, _ = Classification(label_smoothing=0.1).loss(model, (x.clone(), y), mixer)
     np.random.seed(5)  # timm's order of draws: "mix this batch?" (prob), then lambda ~ Beta(0.8, 0.8)
     assert np.random.rand() < 1.0
     lam = float(np.random.beta(0.8, 0.8))
@@ -88,7 +88,7 @@ def test_cutmix_pastes_a_box_and_weights_the_targets_by_its_area(shape):
     model = Recorder(int(np.prod(shape[1:])), 3)
     mixer = batch_mixer(OptimConfig(cutmix=1.0), 3, "image" if len(shape) == 4 else "video", 4)
     np.random.seed(3)
-    loss, _ = classification_loss(0.0, mixer)(model, (x.clone(), y))
+    loss, _ = Classification().loss(model, (x.clone(), y), mixer)
     pasted = model.seen != x  # where the flipped batch's pixels went: one box, the same in every channel and frame
     assert pasted.any()
     box = pasted[0].reshape(-1, *shape[-2:])[0]
@@ -131,7 +131,7 @@ def test_multi_view_evaluation_averages_the_views_logits():
 
     identity = nn.Identity()  # logits = the view itself
     loader = torch.utils.data.DataLoader(Views(), batch_size=2)
-    result = evaluate_classifier(identity, loader, torch.device("cpu"), views=3)
+    result = Classification().evaluate(identity, loader, "cpu", views=3)
     means = torch.tensor([[1.0, 2 / 3], [1 / 3, 4 / 3]])  # example 0 -> class 0 (right), 1 -> class 1 (wrong)
     assert result["acc"] == 0.5
     assert result["loss"] == pytest.approx(F.cross_entropy(means, torch.tensor([0, 0])).item(), rel=1e-6)

@@ -12,10 +12,10 @@ import torch
 
 from m2pt import load_checkpoint
 from m2pt.saved import load_classifier
+from m2pt.tasks import Classification
 from m2pt.train import engine, run_stage
 from m2pt.train.__main__ import main as cli
 from m2pt.train.config import FinetuneRun, TrainConfig, apply_overrides
-from m2pt.train.stages import finetune as finetune_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_IMAGES = ["data.dataset=mnist", "data.size=tiny", "data.batch_size=16", "data.eval_batch_size=64",
@@ -193,13 +193,12 @@ def test_aux_of_another_width_fails_before_training(tmp_path, aux_encoder):
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
     assert cli(["finetune", *config(tmp_path, "name=nan", "epochs=1")]) == 0
     good = (tmp_path / "nan" / "checkpoints" / "last.pt").read_bytes()
-    real = finetune_stage.classification_loss
+    real = Classification.loss
 
-    def diverging(*args):
-        loss = real(*args)
-        return lambda model, batch: (loss(model, batch)[0] * float("nan"), {})
+    def diverging(self, model, batch, mixer=None):
+        return real(self, model, batch, mixer)[0] * float("nan"), {}
 
-    monkeypatch.setattr(finetune_stage, "classification_loss", diverging)
+    monkeypatch.setattr(Classification, "loss", diverging)
     assert cli(["finetune", "--resume", str(tmp_path / "nan"), "epochs=2"]) == 1
     assert "loss became nan" in capsys.readouterr().err
     assert (tmp_path / "nan" / "checkpoints" / "last.pt").read_bytes() == good

@@ -9,8 +9,7 @@ freezes. The saved model's metadata and loader are :mod:`m2pt.saved`'s.
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
 from m2pt.controls import resolve_aux_list
 from m2pt.models import build_model
@@ -20,7 +19,6 @@ from m2pt.parameter_roles import parameter_roles
 from m2pt.reparameterize import cross_modal_layers, reparameterize
 from m2pt.tasks import Task
 from m2pt.train.config import ConfigError, FinetuneRun
-from m2pt.train.recipes import BatchMixer
 from m2pt.vocabulary import ParameterRole
 
 
@@ -64,39 +62,6 @@ def freeze_for_fix(model: nn.Module, *, train_tokenizer: bool) -> None:
     for name, parameter in model.named_parameters():
         if roles[name] is not ParameterRole.LAMBDA:
             parameter.requires_grad_(roles[name] in kept)
-
-
-def classification_loss(label_smoothing: float, mixer: BatchMixer | None = None):
-    """``(model, (x, y)) -> (loss, {})``: cross-entropy with label smoothing; with a ``mixer``
-    (:func:`m2pt.train.recipes.batch_mixer`), the soft-target cross-entropy of the mixed batch
-    (the mixer's targets carry the smoothing)."""
-
-    def loss(model: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
-        x, y = batch
-        if mixer is None:
-            return F.cross_entropy(model(x), y, label_smoothing=label_smoothing), {}
-        x, target = mixer(x, y)
-        return torch.sum(-target * F.log_softmax(model(x), dim=-1), dim=-1).mean(), {}
-
-    return loss
-
-
-@torch.no_grad()
-def evaluate_classifier(model: nn.Module, loader, device: torch.device, views: int = 1) -> dict[str, float]:
-    """Top-1 accuracy and mean cross-entropy over ``loader``. With ``views > 1`` its inputs are
-    ``[B, views, ...]`` (:mod:`m2pt.train.evaluation`) and each example's logits are the mean of its views'."""
-    model.eval()
-    correct, total, loss = 0, 0, 0.0
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        if views > 1:
-            logits = model(x.flatten(0, 1)).float().unflatten(0, (len(y), views)).mean(dim=1)  # [B, V, K] -> [B, K]
-        else:
-            logits = model(x).float()
-        loss += F.cross_entropy(logits, y, reduction="sum").item()
-        correct += (logits.argmax(dim=1) == y).sum().item()
-        total += len(y)
-    return {"acc": correct / total, "loss": loss / total}
 
 
 def lambda_record(model: nn.Module) -> dict[str, Any]:

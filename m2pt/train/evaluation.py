@@ -1,5 +1,5 @@
 """Multi-view evaluation splits: each item is ``[views, ...]`` inputs of one example, whose logits
-:func:`m2pt.train.classifier.evaluate_classifier` averages.
+:meth:`m2pt.tasks.Classification.evaluate` averages.
 
 Video (``clips`` x ``crops``, VideoMAE's test): the reader's :meth:`~data_tools.ClipReader.views`.
 Points (``votes``, Point-MAE's voting): the split read again with its augmentation on (resampled,

@@ -1,8 +1,8 @@
 """The task of a fine-tuning run (:mod:`m2pt.tasks`): what its model predicts, its loss and its metrics.
 
-Classification keeps the trainer's own recipe (timm's Mixup and CutMix, multi-view evaluation:
-:mod:`m2pt.train.classifier`); every other task trains with its own loss and is evaluated by its
-own metrics. A task setting that the dataset carries as an attribute of the same name (e.g.
+Classification takes its settings from the optimiser's (label smoothing; timm's Mixup and CutMix,
+the only task that mixes batches); every other task from ``task.options``. Each trains with its own
+loss and is evaluated by its own metrics. A task setting that the dataset carries as an attribute of the same name (e.g.
 ``category_parts`` of a part-segmentation set) is taken from the dataset unless the config gives it.
 """
 
@@ -28,13 +28,13 @@ def task_name(config: FinetuneRun) -> str:
     return known.get(config.data.dataset, CLASSIFICATION)
 
 
-def run_task(config: FinetuneRun, train: Dataset) -> Task | None:
-    """The task of ``config`` with its settings (None for classification, the trainer's own path)."""
+def run_task(config: FinetuneRun, train: Dataset) -> Task:
+    """The task of ``config`` with its settings."""
     name = task_name(config)
     if name == CLASSIFICATION:
         if config.task.options:
             raise ConfigError("task.options: classification takes its settings from optim (label_smoothing, mixup)")
-        return None
+        return get_task(CLASSIFICATION, label_smoothing=config.optim.label_smoothing)
     if config.optim.mixup or config.optim.cutmix:
         raise ConfigError(f"optim.mixup / optim.cutmix are for classification, not {name}: set them to 0")
     if name not in TASKS:
@@ -49,12 +49,12 @@ def run_task(config: FinetuneRun, train: Dataset) -> Task | None:
     return task
 
 
-def sampling_weights(task: Task | None, train: Dataset) -> Tensor | None:
+def sampling_weights(task: Task, train: Dataset) -> Tensor | None:
     """``[len(train)]`` weights of the task's own sampling (e.g. multilabel's class-balanced one), drawn
     by the trainer's resumable, sharded sampler; None for the plain seeded shuffle."""
     source = whole(train)
     try:
-        sampler = task.sampler(source) if task is not None else None
+        sampler = task.sampler(source)
     except ValueError as error:
         raise ConfigError(f"task.options: {error}") from None
     if sampler is None:
@@ -68,6 +68,6 @@ def whole(train: Dataset) -> Dataset:
     return train.dataset if isinstance(train, Subset) else train
 
 
-def task_metadata(task: Task | None) -> dict[str, Any]:
+def task_metadata(task: Task) -> dict[str, Any]:
     """What the saved model's metadata says of its task (rebuilt by :func:`m2pt.saved.load_classifier`)."""
-    return {"name": task.name, "settings": task.settings()} if task else {"name": CLASSIFICATION, "settings": {}}
+    return {"name": task.name, "settings": task.settings()}

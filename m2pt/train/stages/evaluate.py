@@ -12,8 +12,7 @@ from typing import Any
 
 from m2pt.run_dir import RunDir
 from m2pt.saved import load_classifier, model_file
-from m2pt.tasks import get_task
-from m2pt.train.classifier import evaluate_classifier
+from m2pt.tasks import Classification, get_task
 from m2pt.train.config import ConfigError, DataConfig, EvaluateConfig, EvaluationOptions, apply_overrides, from_dict
 from m2pt.train.data import build_data, check_modality, eval_loader
 from m2pt.train.device import choose_device
@@ -34,18 +33,17 @@ def evaluate_stage(config: EvaluateConfig, resume: bool = False) -> dict[str, An
     split = config.split
     data = build_data(data_config, splits=("train", split))
     device = choose_device(config.device, World())
-    task = metadata.get("task") or {"name": "classification"}
-    if task["name"] == "classification":
+    saved_task = metadata.get("task") or {"name": "classification"}
+    task = get_task(saved_task["name"], **saved_task.get("settings", {}))
+    if isinstance(task, Classification):  # one view of each example, or the mean of several
         views = apply_overrides(
             from_dict(EvaluationOptions, metadata["config"].get("evaluation", {})), config.evaluation
         )
         dataset = multi_view(data.val, data_config, split, views, metadata["modality"])
-        result = evaluate_classifier(model.to(device), eval_loader(dataset, data_config, device), device, views.views())
+        result = task.evaluate(model.to(device), eval_loader(dataset, data_config, device), device, views.views())
         result["views"] = views.views()
-    else:  # a task of m2pt.tasks: its own metrics, one view
-        result = get_task(task["name"], **task["settings"]).evaluate(
-            model.to(device), eval_loader(data.val, data_config, device), device
-        )
+    else:  # its own metrics, one view
+        result = task.evaluate(model.to(device), eval_loader(data.val, data_config, device), device)
     result |= {"split": split, "examples": len(data.val), "source": str(config.source)}
     folder = RunDir(model_file(config.source).parent)
     folder.write_json(folder.evaluation_file(split).name, result)

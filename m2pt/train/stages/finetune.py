@@ -6,11 +6,12 @@ Writes ``model.safetensors`` (the final weights, re-parameterized if the run use
 was validated, so ``evaluate`` and ``merge`` read the average) and logs λ of every layer during training.
 """
 
+from functools import partial
 from typing import Any
 
 from m2pt.checkpoint import save_checkpoint
 from m2pt.saved import classifier_metadata
-from m2pt.train.classifier import build_classifier, classification_loss, evaluate_classifier, lambda_record
+from m2pt.train.classifier import build_classifier, lambda_record
 from m2pt.train.config import FinetuneRun, to_dict
 from m2pt.train.data import Data, build_data, check_modality, eval_loader, train_loader
 from m2pt.train.engine import TrainingSpec, fit
@@ -34,17 +35,14 @@ def finetune(config: FinetuneRun, resume: bool = False, data: Data | None = None
         weights = sampling_weights(task, data.train)
         loader, sampler = train_loader(data.train, config.data, s.world, config.seed, s.device, weights)
         val = eval_loader(data.val, config.data, s.device)
-        if task is None:
-            mixer = batch_mixer(config.optim, len(data.classes), config.model.modality, loader.batch_size)
-            loss, evaluate = classification_loss(config.optim.label_smoothing, mixer), evaluate_classifier
-        else:
-            loss, evaluate = task.loss, task.evaluate
+        mixer = batch_mixer(config.optim, len(data.classes), config.model.modality, loader.batch_size)
+        loss = partial(task.loss, mixer=mixer) if mixer else task.loss  # mixers are classification's (run_task)
         spec = TrainingSpec(
             model,
             loss=loss,
             param_groups=lambda m: parameter_groups(m, config.optim, scales),
-            evaluate=lambda m: {f"val_{k}": v for k, v in evaluate(m, val, s.device).items()},
-            monitor=f"val_{task.primary_metric if task else 'acc'}",
+            evaluate=lambda m: {f"val_{k}": v for k, v in task.evaluate(m, val, s.device).items()},
+            monitor=f"val_{task.primary_metric}",
             log_extra=lambda_record if pathway.aux else None,
         )
         summary = fit(spec, config.training(), s.run, s.world, s.device, loader, sampler, resume=resume)
