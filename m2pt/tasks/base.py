@@ -22,6 +22,9 @@ from m2pt.models import build_model
 from m2pt.models.vit import ViTEncoder
 
 Batch = tuple[Any, Tensor]
+# The settings of every metric a meter keeps: evaluation runs on the main process alone, over the
+# whole split (m2pt.train.engine.fit), so a metric must not wait for the other processes' states.
+LOCAL = {"sync_on_compute": False}
 
 
 class Meter:
@@ -29,7 +32,7 @@ class Meter:
 
     def __init__(self, device: torch.device | str) -> None:
         self.device = device
-        self.mean_loss = MeanMetric().to(device)
+        self.mean_loss = MeanMetric(**LOCAL).to(device)
 
     def update(self, logits: Tensor, inputs: Any, target: Tensor, loss: Tensor) -> None:
         self.mean_loss.update(loss, weight=len(target))

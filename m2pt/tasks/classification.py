@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from m2pt.tasks.base import Batch, Meter, Task, register_task
+from m2pt.tasks.base import LOCAL, Batch, Meter, Task, register_task
 
 Mixer = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]  # (x [B,...], labels [B]) -> (mixed x, soft targets [B,K])
 
@@ -26,7 +26,7 @@ class AccuracyMeter(Meter):
     def update(self, logits: Tensor, inputs: Any, target: Tensor, loss: Tensor) -> None:
         super().update(logits, inputs, target, loss)
         if self.accuracy is None:
-            self.accuracy = MulticlassAccuracy(logits.shape[1], average="micro").to(self.device)
+            self.accuracy = MulticlassAccuracy(logits.shape[1], average="micro", **LOCAL).to(self.device)
         self.accuracy.update(logits.argmax(dim=1), target)
 
     def compute(self) -> dict[str, float]:

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset, Sampler
 from torchmetrics.classification import MultilabelAUROC, MultilabelAveragePrecision
 
 from m2pt.tasks.balanced_sampler import class_balanced_sampler
-from m2pt.tasks.base import Meter, Task, register_task
+from m2pt.tasks.base import LOCAL, Meter, Task, register_task
 
 
 class MultilabelMeter(Meter):
@@ -32,8 +32,8 @@ class MultilabelMeter(Meter):
         super().update(logits, inputs, target, loss)
         if self.ap is None:
             num_labels = logits.shape[1]
-            self.ap = MultilabelAveragePrecision(num_labels, average=None).to(self.device)
-            self.auc = MultilabelAUROC(num_labels, average=None).to(self.device)
+            self.ap = MultilabelAveragePrecision(num_labels, average=None, **LOCAL).to(self.device)
+            self.auc = MultilabelAUROC(num_labels, average=None, **LOCAL).to(self.device)
             self.positives = torch.zeros(num_labels, device=self.device)
         labels = target.round().long()
         self.ap.update(logits, labels)

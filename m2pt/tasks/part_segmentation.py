@@ -12,7 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from m2pt.models import build_model
 from m2pt.models.point_vit import PointViT
-from m2pt.tasks.base import Meter, Task, register_task
+from m2pt.tasks.base import LOCAL, Meter, Task, register_task
 from m2pt.tasks.part_metrics import category_part_mask, part_segmentation_mious, predict_parts, shape_ious
 from m2pt.tasks.point_segmentation_head import PointSegmentationHead
 
@@ -30,7 +30,7 @@ class PartMeter(Meter):
         super().update(logits, inputs, target, loss)
         if self.mask is None:
             self.mask = category_part_mask(self.category_parts, logits.shape[-1]).to(self.device)
-            self.accuracy = MulticlassAccuracy(logits.shape[-1], average="micro").to(self.device)
+            self.accuracy = MulticlassAccuracy(logits.shape[-1], average="micro", **LOCAL).to(self.device)
         _, category = inputs
         prediction = predict_parts(logits, category, self.mask)
         self.accuracy.update(prediction, target)

@@ -12,7 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardInd
 
 from m2pt.models import build_model
 from m2pt.models.grid_vit import GridViT
-from m2pt.tasks.base import Meter, Task, register_task
+from m2pt.tasks.base import LOCAL, Meter, Task, register_task
 from m2pt.tasks.pixel_decoder import PixelDecoder
 
 
@@ -30,8 +30,8 @@ class PixelMeter(Meter):
         super().update(logits, inputs, target, loss)
         if self.iou is None:
             classes, ignore = logits.shape[1], self.ignore_index
-            self.iou = MulticlassJaccardIndex(classes, average="macro", ignore_index=ignore).to(self.device)
-            self.accuracy = MulticlassAccuracy(classes, average="micro", ignore_index=ignore).to(self.device)
+            self.iou = MulticlassJaccardIndex(classes, average="macro", ignore_index=ignore, **LOCAL).to(self.device)
+            self.accuracy = MulticlassAccuracy(classes, average="micro", ignore_index=ignore, **LOCAL).to(self.device)
         prediction = logits.argmax(dim=1)  # [B,H,W]
         self.iou.update(prediction, target)
         self.accuracy.update(prediction, target)
