@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from m2pt.checkpoint import CheckpointError, load_checkpoint, read_metadata
-from m2pt.models import build_model
 from m2pt.models.vit import ViTEncoder
 from m2pt.reparameterize import reparameterize
 from m2pt.run_dir import RunDir
-from m2pt.tasks import get_task
+from m2pt.tasks import Task, get_task
 
 CLASSIFIER = "classifier"
 
@@ -46,10 +45,15 @@ def classifier_metadata(
     }
 
 
+def saved_task(metadata: dict[str, Any]) -> Task:
+    """The task a saved model's metadata names, with its settings (classification when it names none)."""
+    task = metadata.get("task") or {"name": "classification"}
+    return get_task(task["name"], **task.get("settings", {}))
+
+
 def build_saved(metadata: dict[str, Any]) -> ViTEncoder:
     """A fresh model of the shape a saved model's metadata describes (its task's head included)."""
-    task = metadata.get("task") or {"name": "classification", "settings": {}}
-    build = build_model if task["name"] == "classification" else get_task(task["name"], **task["settings"]).build_model
+    build = saved_task(metadata).build_model
     return build(metadata["modality"], metadata["size"], num_classes=metadata["num_classes"], **metadata["settings"])
 
 

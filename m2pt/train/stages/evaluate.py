@@ -11,8 +11,8 @@ model: they are what is evaluated. Writes ``evaluate_<split>.json`` beside the s
 from typing import Any
 
 from m2pt.run_dir import RunDir
-from m2pt.saved import load_classifier, model_file
-from m2pt.tasks import Classification, get_task
+from m2pt.saved import load_classifier, model_file, saved_task
+from m2pt.tasks import Classification
 from m2pt.train.config import ConfigError, DataConfig, EvaluateConfig, EvaluationOptions, apply_overrides, from_dict
 from m2pt.train.data import build_data, check_modality, eval_loader
 from m2pt.train.device import choose_device
@@ -33,8 +33,7 @@ def evaluate_stage(config: EvaluateConfig, resume: bool = False) -> dict[str, An
     split = config.split
     data = build_data(data_config, splits=("train", split))
     device = choose_device(config.device, World())
-    saved_task = metadata.get("task") or {"name": "classification"}
-    task = get_task(saved_task["name"], **saved_task.get("settings", {}))
+    task = saved_task(metadata)
     if isinstance(task, Classification):  # one view of each example, or the mean of several
         views = apply_overrides(
             from_dict(EvaluationOptions, metadata["config"].get("evaluation", {})), config.evaluation
