@@ -66,7 +66,7 @@ def reparameterize(
     replacements = []
     for i, block in enumerate(blocks):
         for layer in layers:
-            target = _target_linear(block, i, layer)
+            target = block_linear(block, i, layer)
             paired = [_aux_weight(w, pairing[i], layer, i, target) for w, pairing in zip(aux_weights, pairings)]
             replacements.append((block, layer, target, paired))
 
@@ -121,7 +121,7 @@ def cross_modal_layers(model: nn.Module) -> dict[str, CrossModalLinear]:
     return {name: m for name, m in model.named_modules() if isinstance(m, CrossModalLinear)}
 
 
-def _target_linear(block: nn.Module, index: int, layer: str) -> nn.Linear:
+def block_linear(block: nn.Module, index: int, layer: str) -> nn.Linear:
     try:
         target = block.get_submodule(layer)
     except AttributeError:

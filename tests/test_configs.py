@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1] / "configs"
 CONFIGS = {path: FinetuneRun for path in sorted((ROOT / "paper").glob("*.yaml"))} | {
     ROOT / "main.yaml": ExperimentConfig,
     ROOT / "grid.yaml": GridConfig,
+    ROOT / "pilots" / "reachable.yaml": GridConfig,
     ROOT / "mae_budget.yaml": BudgetConfig,
 }
 

@@ -167,6 +167,20 @@ def test_fix_mode_trains_only_lambda_head_and_tokenizer(tmp_path, aux_encoder):
     assert any(k.endswith("lambdas") for k in changed)
 
 
+def test_matrices_only_trains_the_head_and_the_block_matrices_alone(tmp_path):
+    """A reference fine-tuned with ``matrices_only``: its change lies where a pathway can carry it."""
+    run_stage("finetune", overrides=config(tmp_path, "name=matrices", "epochs=1", "finetune.matrices_only=true"))
+    model, _ = load_classifier(tmp_path / "matrices")
+    from m2pt.train.classifier import build_classifier
+
+    start = build_classifier(apply_overrides(FinetuneRun(), config(tmp_path)), 10, log=lambda _: None).state_dict()
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, start[k])}
+    matrices = {
+        f"blocks.{i}.{layer}.weight" for i in range(2) for layer in ("attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2")
+    }
+    assert changed == matrices | {"head.weight", "head.bias"}
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -175,6 +189,7 @@ def test_fix_mode_trains_only_lambda_head_and_tokenizer(tmp_path, aux_encoder):
         (["finetune.start=pretrained"], "needs finetune.init"),
         (["data.dataset=nosuch"], "unknown dataset 'nosuch'"),
         (["optim.lrr=1"], "did you mean optim.lr"),
+        (["finetune.matrices_only=true", "finetune.mode=fix"], "matrices_only is for tune mode"),
     ],
 )
 def test_bad_configs_fail_before_training(tmp_path, overrides, message, capsys):

@@ -3,7 +3,8 @@
 :func:`build_classifier` makes the target model (seeded, so arms of a comparison start from
 the same weights), initialises it from a checkpoint in the ``pretrained`` setting, adds the
 pathway when ``pathway.aux`` names auxiliaries (or controls), and freezes what ``fix`` mode
-freezes. The saved model's metadata and loader are :mod:`m2pt.saved`'s.
+freezes (or, with ``finetune.matrices_only``, all but the head and the block matrices). The saved
+model's metadata and loader are :mod:`m2pt.saved`'s.
 """
 
 from typing import Any
@@ -16,7 +17,7 @@ from m2pt.models import build_model
 from m2pt.models.pretrained import load_pretrained
 from m2pt.models.vit import ViTEncoder
 from m2pt.parameter_roles import parameter_roles
-from m2pt.reparameterize import cross_modal_layers, reparameterize
+from m2pt.reparameterize import block_linear, cross_modal_layers, reparameterize, transformer_blocks
 from m2pt.tasks import Task
 from m2pt.train.config import ConfigError, FinetuneRun
 from m2pt.vocabulary import ParameterRole
@@ -51,6 +52,10 @@ def build_classifier(config: FinetuneRun, num_classes: int, *, task: Task | None
         )
     if finetune.mode == "fix":
         freeze_for_fix(model, train_tokenizer=finetune.train_tokenizer)
+    if finetune.matrices_only:
+        if finetune.mode == "fix" or pathway.aux:
+            raise ConfigError("finetune.matrices_only is for tune mode without a pathway (a reference's fine-tuning)")
+        train_only_matrices(model, pathway.layers)
     return model
 
 
@@ -62,6 +67,19 @@ def freeze_for_fix(model: nn.Module, *, train_tokenizer: bool) -> None:
     for name, parameter in model.named_parameters():
         if roles[name] is not ParameterRole.LAMBDA:
             parameter.requires_grad_(roles[name] in kept)
+
+
+def train_only_matrices(model: nn.Module, layers: list[str]) -> None:
+    """Freeze everything but the head and the weight matrices of ``layers`` in every block (the
+    linears a pathway re-parameterizes): tokenizer, norms and biases keep their initial values."""
+    roles = parameter_roles(model)
+    matrices = {
+        id(block_linear(block, i, layer).weight)
+        for i, block in enumerate(transformer_blocks(model))
+        for layer in layers
+    }
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(roles[name] is ParameterRole.HEAD or id(parameter) in matrices)
 
 
 def lambda_record(model: nn.Module) -> dict[str, Any]:

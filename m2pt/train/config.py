@@ -123,6 +123,10 @@ class FinetuneOptions:
     init: str | None = None  # the target's own pretrained checkpoint, for start=pretrained
     mode: Literal["tune", "fix"] = "tune"  # fix: blocks frozen, only λ, the head (and the tokenizer) train
     train_tokenizer: bool = False  # in fix mode, also train the tokenizer and position embedding
+    # In tune mode without a pathway, train only the head and the weight matrices of the block linears
+    # a pathway re-parameterizes (pathway.layers): all that fine-tuning changes in the body is then
+    # carried by a `difference:` auxiliary (a positive reference that the pathway can hold whole).
+    matrices_only: bool = False
 
 
 @dataclass

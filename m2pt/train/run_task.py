@@ -2,8 +2,9 @@
 
 Classification takes its settings from the optimiser's (label smoothing; timm's Mixup and CutMix,
 the only task that mixes batches); every other task from ``task.options``. Each trains with its own
-loss and is evaluated by its own metrics. A task setting that the dataset carries as an attribute of the same name (e.g.
-``category_parts`` of a part-segmentation set) is taken from the dataset unless the config gives it.
+loss and is evaluated by its own metrics. A task setting that the dataset carries as an attribute
+of the same name (e.g. ``category_parts`` of a part-segmentation set) is taken from the dataset
+unless the config gives it.
 """
 
 import dataclasses
