@@ -200,6 +200,11 @@ def correction_note(adjusted: Mapping[tuple[str, str], Adjusted], correction: st
 
 
 NOT_CALIBRATED = "at this size the grid cannot see a known effect on this target"
+HELD, NOT_HELD = "(not a test) the pathway can hold it", "(not a test) not seen even with λ held"
+REACH_NOTE = (
+    "Rows marked (λ held) hold λ instead of learning it: they say whether the pathway can hold what "
+    "that auxiliary knows, not whether the grid can detect it."
+)
 
 
 def reference_markdown(comparisons: Mapping[tuple[str, str], Comparison], scale: float = 100.0) -> str:
@@ -207,7 +212,9 @@ def reference_markdown(comparisons: Mapping[tuple[str, str], Comparison], scale:
     knowledge, shared by the target's pairs) vs the baseline and beyond the strongest control of any
     of its pairs (the controls of a pair with the paired encoder's norm differ), paired [95% CI]. A
     calibration check, not a claim: a reference passes when that interval excludes zero, unadjusted
-    (as a main job's positive reference). Empty when no pair has one."""
+    (as a main job's positive reference). Arms of role ``reach`` (λ held, not learnt) follow, marked:
+    whether the pathway can hold what an auxiliary knows, which calibrates nothing. Empty when no
+    pair has a positive reference."""
     checked: dict[str, list[Comparison]] = {}  # target -> its pairs with a positive reference and controls
     for (target, _), comparison in sorted(comparisons.items()):
         if comparison.positive_references and comparison.best_control():
@@ -229,6 +236,12 @@ def reference_markdown(comparisons: Mapping[tuple[str, str], Comparison], scale:
         for arm, effect in beyond.items():
             lines.append(f"| {target} | {arm} | {comparison.versus(arm).format(scale)} | {control} | "
                          f"{effect.format(scale)} | {'yes' if effect.low > 0 else f'no: {blind}'} |")  # fmt: skip
+        for arm in comparison.reaches:
+            effect = comparison.versus(arm, control)
+            lines.append(f"| {target} | {arm} (λ held) | {comparison.versus(arm).format(scale)} | {control} | "
+                         f"{effect.format(scale)} | {HELD if effect.low > 0 else NOT_HELD} |")  # fmt: skip
+    if any(comparison.reaches for comparison in strongest.values()):
+        lines += ["", REACH_NOTE]
     return "\n".join(lines) + "\n"
 
 

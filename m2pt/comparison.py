@@ -67,6 +67,11 @@ class Comparison:
         return self.arms_with(ArmRole.POSITIVE_REFERENCE)
 
     @property
+    def reaches(self) -> list[str]:
+        """Arms with λ held, not learnt: what the pathway can hold of an auxiliary."""
+        return self.arms_with(ArmRole.REACH)
+
+    @property
     def pathways(self) -> list[str]:
         """Arms whose effect is the question."""
         return self.arms_with(ArmRole.PATHWAY)

@@ -43,6 +43,9 @@ class ArmRole(str, Enum):
     PATHWAY = "pathway"  # a pathway to an auxiliary whose effect is the question
     CONTROL = "control"  # extra weights without knowledge (random, norm-matched, shuffled)
     POSITIVE_REFERENCE = "positive_reference"  # an auxiliary known to carry useful knowledge
+    # An auxiliary with λ held (pathway.lambda_trainable: false, e.g. at 1), not learnt: what the
+    # pathway can hold of it. It tests the auxiliary, not the instrument, so it calibrates nothing.
+    REACH = "reach"
 
 
 class ParameterRole(str, Enum):

@@ -7,12 +7,14 @@ In YAML an arm reads as it means::
     norm_matched: {aux: ["norm_matched:audio"]}          # a control (all its auxiliaries are)
     same_modality: {aux: [image], role: positive_reference}
     learnt: {aux: ["difference:supervised,image"], role: positive_reference}   # what fine-tuning added
+    held: {aux: ["difference:supervised,image"], role: reach,                 # λ held at 1: what the
+           set: {pathway.lambda_init: 1.0, pathway.lambda_trainable: false}}    # pathway can hold
     reversed: {aux: [audio], set: {pathway.block_map: reversed}}
 
 An ``aux`` entry is an :class:`m2pt.controls.AuxSpec`: a checkpoint, or a control of one; its
 source may be a *name* that the workflow resolves to a checkpoint (an experiment's auxiliaries,
 a grid's ``paired`` and ``own``). The role is inferred unless given: no auxiliary is the
-baseline, only controls is a control, anything else a pathway; a positive reference is said.
+baseline, only controls is a control, anything else a pathway; a positive reference and a reach (λ held) are said.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ class Arm:
         changes = dict(entry.get("set", {}))
         if "pathway.aux" in changes:
             raise ConfigError(f"arm {name}: give the auxiliaries as aux, not as pathway.aux")
+        if role is ArmRole.REACH and changes.get("pathway.lambda_trainable", True) is not False:
+            raise ConfigError(f"arm {name}: a reach arm holds λ: set {{pathway.lambda_trainable: false}} "
+                              "(and pathway.lambda_init, e.g. 1.0)")  # fmt: skip
         return cls(role, aux, changes)
 
     def to_yaml(self) -> dict[str, Any]:

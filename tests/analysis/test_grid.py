@@ -5,6 +5,10 @@ import pytest
 from scipy import stats
 
 from analysis.grid import (
+    HELD,
+    NOT_CALIBRATED,
+    NOT_HELD,
+    REACH_NOTE,
     corrected,
     grid_heatmap,
     grid_markdown,
@@ -133,6 +137,22 @@ def test_every_positive_reference_of_a_target_gets_its_own_verdict():
         "| no: this reference's effect is not seen |"
     )
     assert rows[1].startswith("| point | trained |") and rows[1].endswith("| yes |")
+
+
+def test_an_arm_with_lambda_held_is_reported_apart_and_calibrates_nothing():
+    """A reach arm (λ held) seen beyond the control does not make its target calibrated."""
+    base = {0: 0.50, 1: 0.60, 2: 0.70}
+    scores = {"baseline": base, "random": base, "difference": {s: v + 0.01 * (s - 1) for s, v in base.items()},
+              "held": {s: v + 0.1 + 0.01 * s for s, v in base.items()}}  # fmt: skip
+    roles = {"random": CONTROL, "difference": ArmRole.POSITIVE_REFERENCE, "held": ArmRole.REACH}
+    table = reference_markdown({("video", "point"): Comparison(scores, roles=roles)})
+    rows = [line for line in table.splitlines() if line.startswith("| video |")]
+    assert table.startswith("Positive reference (difference)") and len(rows) == 2
+    assert rows[0].startswith("| video | difference |") and rows[0].endswith(f"| no: {NOT_CALIBRATED} |")
+    assert rows[1].startswith("| video | held (λ held) |") and rows[1].endswith(f"| {HELD} |")
+    assert table.rstrip().endswith(REACH_NOTE)
+    scores["held"] = base
+    assert reference_markdown({("video", "point"): Comparison(scores, roles=roles)}).count(f"| {NOT_HELD} |") == 1
 
 
 def test_a_grid_without_pathway_arms_reports_its_positive_references_alone(tmp_path):

@@ -13,6 +13,7 @@ from m2pt.train.config import ConfigError, FinetuneRun, load_config
 from m2pt.vocabulary import ArmRole
 from workflows import run_workflow
 from workflows.__main__ import main as cli
+from workflows.arms import Arm
 from workflows.config import GridConfig
 from workflows.grid import grid_settings
 
@@ -182,6 +183,7 @@ def test_compare_writes_a_paired_table_and_reuses_finished_runs(tmp_path, capsys
         ("{baseline: {}, c: {aux: [random], role: nonsense}}", "'nonsense' is not a valid ArmRole"),
         ("{baseline: {}, c: {aux: random}}", "aux is a list"),
         ("{m2pt: {aux: [random]}}", "compare.reference='baseline' is not among the arms"),
+        ("{baseline: {}, h: {aux: [random], role: reach, set: {pathway.lambda_init: 1.0}}}", "a reach arm holds λ"),
     ],
 )
 def test_bad_arms_are_refused_before_anything_runs(tmp_path, arms, message, capsys):
@@ -203,3 +205,11 @@ def test_a_grid_with_a_dense_task_target_scores_each_pair_by_its_targets_metric(
     encoder = tmp_path / "grid" / "aux" / "point" / "config.yaml"
     assert not encoder.exists() or "shapes" in encoder.read_text()
     assert "| point | image |" in (tmp_path / "grid" / "grid.md").read_text()
+
+
+def test_a_reach_arm_holds_lambda_on_a_positive_references_auxiliary():
+    entry = {"aux": ["difference:supervised,own"], "role": "reach",
+             "set": {"pathway.lambda_init": 1.0, "pathway.lambda_trainable": False}}  # fmt: skip
+    arm = Arm.parse("held", entry)
+    assert arm.role is ArmRole.REACH and arm.overrides()["pathway.lambda_trainable"] is False
+    assert Arm.parse("held", arm.to_yaml()) == arm
