@@ -230,16 +230,16 @@ def reference_markdown(comparisons: Mapping[tuple[str, str], Comparison], scale:
              "helpful auxiliary |", "|---|---|---|---|---|---|"]  # fmt: skip
     for target, comparison in strongest.items():
         control = comparison.best_control()
-        beyond = {arm: comparison.versus(arm, control) for arm in comparison.positive_references}
-        another_seen = any(effect.low > 0 for effect in beyond.values())
+        beyond = {arm: comparison.versus(arm, control) for arm in comparison.positive_references + comparison.reaches}
+        another_seen = any(beyond[arm].low > 0 for arm in comparison.positive_references)
         blind = "this reference's effect is not seen" if another_seen else NOT_CALIBRATED
         for arm, effect in beyond.items():
-            lines.append(f"| {target} | {arm} | {comparison.versus(arm).format(scale)} | {control} | "
-                         f"{effect.format(scale)} | {'yes' if effect.low > 0 else f'no: {blind}'} |")  # fmt: skip
-        for arm in comparison.reaches:
-            effect = comparison.versus(arm, control)
-            lines.append(f"| {target} | {arm} (λ held) | {comparison.versus(arm).format(scale)} | {control} | "
-                         f"{effect.format(scale)} | {HELD if effect.low > 0 else NOT_HELD} |")  # fmt: skip
+            if arm in comparison.reaches:
+                label, verdict = f"{arm} (λ held)", HELD if effect.low > 0 else NOT_HELD
+            else:
+                label, verdict = arm, "yes" if effect.low > 0 else f"no: {blind}"
+            lines.append(f"| {target} | {label} | {comparison.versus(arm).format(scale)} | {control} | "
+                         f"{effect.format(scale)} | {verdict} |")  # fmt: skip
     if any(comparison.reaches for comparison in strongest.values()):
         lines += ["", REACH_NOTE]
     return "\n".join(lines) + "\n"
